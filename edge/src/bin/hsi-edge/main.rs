@@ -1,0 +1,2 @@
+//! `hsi-edge` (in progress).
+fn main() {}

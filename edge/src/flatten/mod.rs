@@ -1,0 +1,3 @@
+//! Flattening calibrated blocks to Arrow record batches and Parquet (DESIGN §6).
+
+pub mod schema;

@@ -1,0 +1,1 @@
+//! Synthetic field-trial generator. CONTRACT STUB: to be implemented.
