@@ -1,3 +1,18 @@
 //! Flattening calibrated blocks to Arrow record batches and Parquet (DESIGN §6).
+//!
+//! - [`schema`]: the Silver schema contract (column names, types, order) — the one place it lives.
+//! - [`batch`]: [`Flattener`] turns a calibrated block into a record batch.
+//! - [`encoding`]: Parquet encodings chosen by measurement, and mantissa quantisation.
+//! - [`profile`]: the `full` and `field` output profiles.
+//! - [`parquet`]: [`ParquetFileSink`], an atomically-renamed Parquet file.
 
+pub mod batch;
+pub mod encoding;
+pub mod parquet;
+pub mod profile;
 pub mod schema;
+
+pub use batch::{Flattener, Pipeline};
+pub use encoding::{BandEncoding, EncodingOptions};
+pub use parquet::{BatchSink, ParquetFileSink};
+pub use profile::Profile;

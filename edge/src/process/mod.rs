@@ -1,1 +1,193 @@
-//! Pipeline (in progress).
+//! The block pipeline: reader → calibrator → flattener → sink.
+//!
+//! A cube is processed in line blocks of about [`TARGET_BLOCK_BYTES`] of `f32`, a multiple of
+//! the binning factor so bins never straddle blocks. A reader thread reads the next block while
+//! the calling thread calibrates and encodes the current one (a bounded channel of one block),
+//! so memory stays bounded: at most three blocks plus the Parquet row group being encoded are
+//! alive at any time, whatever the cube size.
+
+mod rss;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+pub use rss::peak_rss_bytes;
+
+use crate::calib::{CalibrationConfig, CalibrationPlan, Calibrator};
+use crate::cube::{CubeReader, LineBlock};
+use crate::error::Result;
+use crate::flatten::{BatchSink, Flattener, ParquetFileSink, Pipeline, Profile};
+use crate::read;
+
+/// Target size of one block in memory (as `f32`).
+pub const TARGET_BLOCK_BYTES: usize = 32 << 20;
+
+/// Progress reporting hooks (a terminal progress bar, metrics, or nothing).
+pub trait Progress {
+    /// A cube with `total_lines` lines starts.
+    fn begin(&mut self, _cube_id: &str, _total_lines: u64) {}
+    /// `lines` more lines are done.
+    fn advance(&mut self, _lines: u64) {}
+    /// The cube is done.
+    fn end(&mut self) {}
+}
+
+/// No progress reporting.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// What one processed cube produced.
+#[derive(Debug, Clone)]
+pub struct ProcessStats {
+    /// Cube id.
+    pub cube_id: String,
+    /// `calibration_version` written to every row.
+    pub calibration_version: String,
+    /// Calibrator used (`cpu`, `cuda`).
+    pub calibrator: &'static str,
+    /// Profile name.
+    pub profile: String,
+    /// Rows (pixels after binning, no-data dropped).
+    pub rows: u64,
+    /// Output band columns.
+    pub bands_out: usize,
+    /// Bytes of raw pixel data read.
+    pub raw_bytes: u64,
+    /// Bytes of Parquet written.
+    pub parquet_bytes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The Parquet file.
+    pub output: PathBuf,
+}
+
+impl ProcessStats {
+    /// Raw bytes per Parquet byte.
+    pub fn size_ratio(&self) -> f64 {
+        self.raw_bytes as f64 / (self.parquet_bytes.max(1)) as f64
+    }
+
+    /// Raw gigabytes (1e9) per second.
+    pub fn throughput_gbps(&self) -> f64 {
+        self.raw_bytes as f64 / 1e9 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Lines per block for a cube: about [`TARGET_BLOCK_BYTES`], a multiple of `binning`.
+pub fn lines_per_block(samples: usize, bands: usize, binning: usize) -> usize {
+    let k = binning.max(1);
+    let per_line = (samples * bands * 4).max(1);
+    let lines = (TARGET_BLOCK_BYTES / per_line).max(1);
+    (lines / k).max(1) * k
+}
+
+/// Stream every block of `reader` through `calibrator` and `flattener` into `sink`.
+///
+/// Returns the number of rows written. Stops at the first error, which names the cube.
+pub fn run_blocks(
+    reader: &mut dyn CubeReader,
+    plan: &CalibrationPlan,
+    calibrator: &mut dyn Calibrator,
+    flattener: &Flattener,
+    sink: &mut dyn BatchSink,
+    progress: &mut dyn Progress,
+) -> Result<u64> {
+    let info = reader.info();
+    let total = info.shape.lines;
+    let step = lines_per_block(info.shape.samples, info.shape.bands, plan.binning);
+    progress.begin(&info.header.cube_id, total as u64);
+    let (tx, rx) = sync_channel::<Result<LineBlock>>(1);
+    let rows = std::thread::scope(|scope| -> Result<u64> {
+        scope.spawn(move || {
+            let mut first = 0;
+            while first < total {
+                let block = reader.read_block(first, step.min(total - first));
+                let failed = block.is_err();
+                if tx.send(block).is_err() || failed {
+                    break;
+                }
+                first += step;
+            }
+        });
+        let mut rows = 0u64;
+        for block in rx {
+            let block = block?;
+            let lines = block.data.dim().0 as u64;
+            let calibrated = calibrator.calibrate(plan, &block)?;
+            if let Some(batch) = flattener.flatten(&calibrated)? {
+                rows += batch.num_rows() as u64;
+                sink.write(&batch)?;
+            }
+            progress.advance(lines);
+        }
+        Ok(rows)
+    })?;
+    progress.end();
+    Ok(rows)
+}
+
+/// Process one cube file into `out_dir/{cube_id}.{profile}.parquet`.
+pub fn process_file(
+    input: &Path,
+    out_dir: &Path,
+    profile: &Profile,
+    calibration: &CalibrationConfig,
+    calibrator: &mut dyn Calibrator,
+    progress: &mut dyn Progress,
+) -> Result<ProcessStats> {
+    let started = Instant::now();
+    let mut reader = read::open(input)?;
+    let info = reader.info().clone();
+    let plan = CalibrationPlan::build(&info, &profile.apply(calibration))?;
+    let flattener = Flattener::new(
+        &info.header,
+        &plan,
+        Pipeline::Edge,
+        profile.encoding.mantissa_bits,
+    );
+    let output = out_dir.join(format!("{}.{}.parquet", info.header.cube_id, profile.name));
+    let mut sink = ParquetFileSink::create(
+        &output,
+        flattener.schema().clone(),
+        &plan.grid_nm,
+        &profile.encoding,
+        &info.header.cube_id,
+    )?;
+    let rows = run_blocks(
+        reader.as_mut(),
+        &plan,
+        calibrator,
+        &flattener,
+        &mut sink,
+        progress,
+    )?;
+    let (output, parquet_bytes) = sink.finish()?;
+    Ok(ProcessStats {
+        cube_id: info.header.cube_id.clone(),
+        calibration_version: plan.version.clone(),
+        calibrator: calibrator.name(),
+        profile: profile.name.clone(),
+        rows,
+        bands_out: plan.grid_nm.len(),
+        raw_bytes: info.raw_bytes,
+        parquet_bytes,
+        elapsed: started.elapsed(),
+        output,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_multiples_of_the_binning() {
+        assert_eq!(lines_per_block(1000, 224, 1), (32 << 20) / (1000 * 224 * 4));
+        let l = lines_per_block(3000, 224, 4);
+        assert_eq!(l % 4, 0);
+        assert!(l >= 4);
+        assert_eq!(lines_per_block(1 << 20, 4096, 3), 3);
+    }
+}

@@ -1,0 +1,101 @@
+//! Output profiles: what a cube is flattened to.
+//!
+//! - `full`: every pixel and every band of the grid, lossless floats (Silver from the cloud
+//!   worker, or the edge when bandwidth allows).
+//! - `field`: for cellular uplink. 4×4 binning, the bands the vegetation indices need (DESIGN
+//!   §8), and 10-bit-mantissa quantisation. Its size ratio and its NDVI error against `full`
+//!   are measured by `scripts/bench/size.sh` (see `docs/benchmarks.md`).
+//!
+//! A profile overrides the binning and band subset of the calibration config; everything else
+//! (flat field, bad bands, grid) comes from the calibration config.
+
+use serde::{Deserialize, Serialize};
+
+use super::encoding::EncodingOptions;
+use crate::calib::CalibrationConfig;
+use crate::error::{Error, Result};
+
+/// Bands kept by the `field` profile: those of NDVI, NDWI, NDRE, CIred-edge and MCARI, plus
+/// blue, the 970 nm water band and SWIR 1640 nm when the sensor has them.
+pub const FIELD_BANDS_NM: [f32; 13] = [
+    450.0, 550.0, 670.0, 680.0, 700.0, 705.0, 750.0, 760.0, 800.0, 860.0, 970.0, 1240.0, 1640.0,
+];
+
+/// A named output profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Profile name (`full`, `field`, or a user's own).
+    pub name: String,
+    /// k×k spatial binning.
+    pub binning: usize,
+    /// Keep only the grid bands nearest these wavelengths.
+    pub band_subset_nm: Option<Vec<f32>>,
+    /// Parquet encoding.
+    pub encoding: EncodingOptions,
+}
+
+impl Profile {
+    /// Every pixel, every grid band, lossless.
+    pub fn full() -> Self {
+        Profile {
+            name: "full".into(),
+            binning: 1,
+            band_subset_nm: None,
+            encoding: EncodingOptions::default(),
+        }
+    }
+
+    /// Reduced for cellular uplink.
+    pub fn field() -> Self {
+        Profile {
+            name: "field".into(),
+            binning: 4,
+            band_subset_nm: Some(FIELD_BANDS_NM.to_vec()),
+            encoding: EncodingOptions {
+                zstd_level: 3,
+                mantissa_bits: Some(10),
+                ..EncodingOptions::default()
+            },
+        }
+    }
+
+    /// Look a built-in profile up by name.
+    pub fn by_name(name: &str) -> Result<Self> {
+        match name {
+            "full" => Ok(Self::full()),
+            "field" => Ok(Self::field()),
+            other => Err(Error::Config {
+                origin: "--profile".into(),
+                reason: format!("unknown profile `{other}` (expected `full` or `field`)"),
+            }),
+        }
+    }
+
+    /// The calibration config with this profile's binning and band subset applied.
+    pub fn apply(&self, cfg: &CalibrationConfig) -> CalibrationConfig {
+        let mut out = cfg.clone();
+        out.binning = self.binning;
+        if self.band_subset_nm.is_some() {
+            out.band_subset_nm = self.band_subset_nm.clone();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_by_name() {
+        assert_eq!(Profile::by_name("full").map(|p| p.binning).ok(), Some(1));
+        let f = Profile::by_name("field").expect("field exists");
+        assert_eq!(f.binning, 4);
+        let cfg = f.apply(&CalibrationConfig::default());
+        assert_eq!(cfg.binning, 4);
+        assert_eq!(cfg.band_subset_nm.as_deref(), Some(&FIELD_BANDS_NM[..]));
+        let e = Profile::by_name("tiny").unwrap_err().to_string();
+        assert!(e.contains("unknown profile `tiny`"), "{e}");
+    }
+}

@@ -1,0 +1,23 @@
+# Shared setup for the bench scripts: toolchain env, release build, a synthetic cube of a size.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+eval "$(scripts/bootstrap.sh)"
+work="${BENCH_DIR:-$HOME/.cache/hsi/bench}"
+mkdir -p "$work"
+echo "building release hsi-edge ..." >&2
+cargo build --release -q -p hsi-edge --bin hsi-edge
+bin="$CARGO_TARGET_DIR/release/hsi-edge"
+pin=""
+command -v taskset >/dev/null && pin="taskset -c 0"
+
+# synth_cube SIZE -> prints the path of the first cube of a cached synthetic trial of that size
+synth_cube() {
+  local dir="$work/synth-$1"
+  if ! ls "$dir"/cubes/*.h5 >/dev/null 2>&1; then
+    echo "synthesising a $1 field trial in $dir ..." >&2
+    "$bin" synth --out "$dir" --size "$1" >&2
+  fi
+  ls "$dir"/cubes/*.h5 | head -1
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

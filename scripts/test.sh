@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run every test of the workspace (unit, integration, doc tests and the pyarrow interop checks).
+# This is the README's test command and what .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(scripts/bootstrap.sh)"
+# The interop tests must not silently skip here: pyarrow is installed by bootstrap.
+export HSI_REQUIRE_PYTHON=1
+cargo test --workspace --all-targets "$@"
+cargo test --workspace --doc
