@@ -26,46 +26,111 @@ impl BatchSink for Collect {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let cfg = SynthConfig { lines: 256, samples: 256, n_cubes: 1, ..SynthConfig::default() };
+    let cfg = SynthConfig {
+        lines: 256,
+        samples: 256,
+        n_cubes: 1,
+        ..SynthConfig::default()
+    };
     let trial = synth::generate(&cfg, &hsi_edge::testdata::usgs_spectra()?, dir.path())?;
     let mut reader = read::open(&trial.cubes[0])?;
     let info = reader.info().clone();
     let plan = CalibrationPlan::build(&info, &CalibrationConfig::default())?;
     let flattener = Flattener::new(&info.header, &plan, Pipeline::Edge, None);
     let mut sink = Collect(Vec::new());
-    run_blocks(reader.as_mut(), &plan, &mut CpuCalibrator::default(), &flattener, &mut sink, &mut NoProgress)?;
+    run_blocks(
+        reader.as_mut(),
+        &plan,
+        &mut CpuCalibrator::default(),
+        &flattener,
+        &mut sink,
+        &mut NoProgress,
+    )?;
     let batches = sink.0;
     let pixels: usize = batches.iter().map(|b| b.num_rows()).sum();
     let raw = info.raw_bytes as f64;
     println!(
         "{} pixels x {} grid bands (raw cube {:.1} MB, {} bands u16)",
-        pixels, plan.grid_nm.len(), raw / 1e6, info.shape.bands
+        pixels,
+        plan.grid_nm.len(),
+        raw / 1e6,
+        info.shape.bands
     );
-    println!("{:<36} {:>10} {:>9} {:>11}", "encoding", "bytes/px", "raw/pq", "encode MB/s");
+    println!(
+        "{:<36} {:>10} {:>9} {:>11}",
+        "encoding", "bytes/px", "raw/pq", "encode MB/s"
+    );
     let cases: Vec<(&str, BandEncoding, i32, Option<u8>)> = vec![
         ("plain, uncompressed", BandEncoding::Plain, 0, None),
         ("plain + zstd(1)", BandEncoding::Plain, 1, None),
         ("dictionary + zstd(1)", BandEncoding::Dictionary, 1, None),
-        ("byte_stream_split + zstd(1)", BandEncoding::ByteStreamSplit, 1, None),
-        ("byte_stream_split + zstd(3)", BandEncoding::ByteStreamSplit, 3, None),
-        ("byte_stream_split + zstd(9)", BandEncoding::ByteStreamSplit, 9, None),
-        ("plain + zstd(3), 10-bit mantissa", BandEncoding::Plain, 3, Some(10)),
-        ("bss + zstd(1), 10-bit mantissa", BandEncoding::ByteStreamSplit, 1, Some(10)),
-        ("bss + zstd(3), 10-bit mantissa", BandEncoding::ByteStreamSplit, 3, Some(10)),
-        ("bss + zstd(3), 7-bit mantissa", BandEncoding::ByteStreamSplit, 3, Some(7)),
+        (
+            "byte_stream_split + zstd(1)",
+            BandEncoding::ByteStreamSplit,
+            1,
+            None,
+        ),
+        (
+            "byte_stream_split + zstd(3)",
+            BandEncoding::ByteStreamSplit,
+            3,
+            None,
+        ),
+        (
+            "byte_stream_split + zstd(9)",
+            BandEncoding::ByteStreamSplit,
+            9,
+            None,
+        ),
+        (
+            "plain + zstd(3), 10-bit mantissa",
+            BandEncoding::Plain,
+            3,
+            Some(10),
+        ),
+        (
+            "bss + zstd(1), 10-bit mantissa",
+            BandEncoding::ByteStreamSplit,
+            1,
+            Some(10),
+        ),
+        (
+            "bss + zstd(3), 10-bit mantissa",
+            BandEncoding::ByteStreamSplit,
+            3,
+            Some(10),
+        ),
+        (
+            "bss + zstd(3), 7-bit mantissa",
+            BandEncoding::ByteStreamSplit,
+            3,
+            Some(7),
+        ),
     ];
     for (name, bands, zstd_level, bits) in cases {
         let input: Vec<RecordBatch> = match bits {
             None => batches.clone(),
-            Some(b) => batches.iter().map(|batch| quantized(batch, b)).collect::<Result<_, _>>()?,
+            Some(b) => batches
+                .iter()
+                .map(|batch| quantized(batch, b))
+                .collect::<Result<_, _>>()?,
         };
-        let opts = EncodingOptions { bands, zstd_level, mantissa_bits: bits, ..EncodingOptions::default() };
+        let opts = EncodingOptions {
+            bands,
+            zstd_level,
+            mantissa_bits: bits,
+            ..EncodingOptions::default()
+        };
         let mut best = f64::MAX;
         let mut size = 0usize;
         for _ in 0..3 {
             let t = Instant::now();
             let mut buf = Vec::new();
-            let mut w = ArrowWriter::try_new(&mut buf, flattener.schema().clone(), Some(opts.writer_properties(&plan.grid_nm)))?;
+            let mut w = ArrowWriter::try_new(
+                &mut buf,
+                flattener.schema().clone(),
+                Some(opts.writer_properties(&plan.grid_nm)),
+            )?;
             for b in &input {
                 w.write(b)?;
             }
@@ -92,7 +157,9 @@ fn quantized(b: &RecordBatch, bits: u8) -> Result<RecordBatch, Box<dyn std::erro
         .columns()
         .iter()
         .map(|c| match c.as_any().downcast_ref::<Float32Array>() {
-            Some(f) => Arc::new(f.unary::<_, arrow_array::types::Float32Type>(|v| quantize_mantissa(v, bits))) as ArrayRef,
+            Some(f) => Arc::new(
+                f.unary::<_, arrow_array::types::Float32Type>(|v| quantize_mantissa(v, bits)),
+            ) as ArrayRef,
             None => c.clone(),
         })
         .collect();

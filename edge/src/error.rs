@@ -137,7 +137,11 @@ impl Error {
     }
 
     /// Shorthand for an [`Error::Invalid`].
-    pub fn invalid(path: impl Into<PathBuf>, key: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn invalid(
+        path: impl Into<PathBuf>,
+        key: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::Invalid {
             path: path.into(),
             key: key.into(),
@@ -146,7 +150,11 @@ impl Error {
     }
 
     /// Shorthand for an [`Error::Missing`].
-    pub fn missing(path: impl Into<PathBuf>, key: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn missing(
+        path: impl Into<PathBuf>,
+        key: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::Missing {
             path: path.into(),
             key: key.into(),
@@ -167,6 +175,9 @@ mod tests {
         assert!(!e.retryable());
         let e = Error::invalid("/x.hdr", "data type", "7 is not supported");
         assert!(!e.retryable());
-        assert_eq!(e.to_string(), "/x.hdr: invalid `data type`: 7 is not supported");
+        assert_eq!(
+            e.to_string(),
+            "/x.hdr: invalid `data type`: 7 is not supported"
+        );
     }
 }

@@ -38,12 +38,19 @@ fn plot_boxes(path: &std::path::Path) -> HashMap<String, (f64, f64, f64, f64)> {
         serde_json::from_reader(File::open(path).expect("geojson")).expect("json");
     let mut out = HashMap::new();
     for f in v["features"].as_array().expect("features") {
-        let id = f["properties"]["plot_id"].as_str().expect("plot_id").to_owned();
+        let id = f["properties"]["plot_id"]
+            .as_str()
+            .expect("plot_id")
+            .to_owned();
         let ring = f["geometry"]["coordinates"][0].as_array().expect("ring");
         let xs: Vec<f64> = ring.iter().map(|p| p[0].as_f64().expect("x")).collect();
         let ys: Vec<f64> = ring.iter().map(|p| p[1].as_f64().expect("y")).collect();
-        let (xmin, xmax) = xs.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-        let (ymin, ymax) = ys.iter().fold((f64::MAX, f64::MIN), |(a, b), &y| (a.min(y), b.max(y)));
+        let (xmin, xmax) = xs
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let (ymin, ymax) = ys
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &y| (a.min(y), b.max(y)));
         out.insert(id, (xmin, xmax, ymin, ymax));
     }
     out
@@ -56,8 +63,18 @@ fn ndvi_per_plot(
 ) -> HashMap<String, f64> {
     let mut acc: HashMap<String, (f64, usize)> = HashMap::new();
     for b in batches {
-        let x = b.column_by_name("x").expect("x").as_any().downcast_ref::<Float64Array>().expect("f64");
-        let y = b.column_by_name("y").expect("y").as_any().downcast_ref::<Float64Array>().expect("f64");
+        let x = b
+            .column_by_name("x")
+            .expect("x")
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("f64");
+        let y = b
+            .column_by_name("y")
+            .expect("y")
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("f64");
         let nir = f32_col(b, "b0800");
         let red = f32_col(b, "b0680");
         for i in 0..b.num_rows() {
@@ -72,19 +89,31 @@ fn ndvi_per_plot(
             }
         }
     }
-    acc.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect()
+    acc.into_iter()
+        .map(|(k, (s, n))| (k, s / n as f64))
+        .collect()
 }
 
 fn expected_ndvi(path: &std::path::Path, cube_id: &str) -> HashMap<String, f64> {
     let text = std::fs::read_to_string(path).expect("expected csv");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let col = |n: &str| header.iter().position(|h| *h == n).unwrap_or_else(|| panic!("{n} column"));
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| *h == n)
+            .unwrap_or_else(|| panic!("{n} column"))
+    };
     let (c_cube, c_plot, c_ndvi) = (col("cube_id"), col("plot_id"), col("ndvi_mean"));
     lines
         .map(|l| l.split(',').collect::<Vec<_>>())
         .filter(|r| r[c_cube] == cube_id)
-        .map(|r| (r[c_plot].to_owned(), r[c_ndvi].parse::<f64>().expect("ndvi")))
+        .map(|r| {
+            (
+                r[c_plot].to_owned(),
+                r[c_ndvi].parse::<f64>().expect("ndvi"),
+            )
+        })
         .collect()
 }
 
@@ -111,9 +140,16 @@ fn full_profile_round_trips_through_pyarrow_with_exact_values() {
     let info = reader.info().clone();
     let plan = CalibrationPlan::build(&info, &CalibrationConfig::default()).expect("plan");
     let block = reader.read_block(0, info.shape.lines).expect("block");
-    let cal = CpuCalibrator::default().calibrate(&plan, &block).expect("calibrate");
+    let cal = CpuCalibrator::default()
+        .calibrate(&plan, &block)
+        .expect("calibrate");
     let probes = [(0usize, 0usize), (7, 13), (47, 63), (30, 5)];
-    let bands = [plan.grid_nm[0], 680.0, 800.0, *plan.grid_nm.last().expect("grid")];
+    let bands = [
+        plan.grid_nm[0],
+        680.0,
+        800.0,
+        *plan.grid_nm.last().expect("grid"),
+    ];
 
     // Rust reader: schema and counts.
     let batches = read_parquet(&stats.output);
@@ -122,7 +158,9 @@ fn full_profile_round_trips_through_pyarrow_with_exact_values() {
     assert_eq!(&names[..ID_COLUMNS.len()], &ID_COLUMNS);
     assert_eq!(names.len(), ID_COLUMNS.len() + plan.grid_nm.len());
 
-    let Some(py) = support::python_with_pyarrow() else { return };
+    let Some(py) = support::python_with_pyarrow() else {
+        return;
+    };
     let code = r#"
 import json, sys
 import pyarrow.parquet as pq
@@ -152,12 +190,20 @@ print(json.dumps({"rows": t.num_rows, "names": t.schema.names, "vals": vals,
     let (x0, y0) = info.header.map_xy(0.0, 0.0);
     assert!((v["x0"].as_f64().expect("x") - x0).abs() < 1e-9);
     assert!((v["y0"].as_f64().expect("y") - y0).abs() < 1e-9);
-    let grid_idx = |nm: f32| plan.grid_nm.iter().position(|&g| (g - nm).abs() < 0.5).expect("band in grid");
+    let grid_idx = |nm: f32| {
+        plan.grid_nm
+            .iter()
+            .position(|&g| (g - nm).abs() < 0.5)
+            .expect("band in grid")
+    };
     for (pi, &(l, s)) in probes.iter().enumerate() {
         for (bi, &nm) in bands.iter().enumerate() {
             let want = cal.data[[l, s, grid_idx(nm)]];
             let got = v["vals"][pi][bi].as_f64().expect("value") as f32;
-            assert_eq!(got, want, "pixel ({l},{s}) band {nm}: pyarrow {got} vs calibrator {want}");
+            assert_eq!(
+                got, want,
+                "pixel ({l},{s}) band {nm}: pyarrow {got} vs calibrator {want}"
+            );
         }
     }
 }
@@ -173,17 +219,34 @@ fn plot_ndvi_matches_the_generator_and_field_profile_stays_close() {
     let cube = &trial.cubes[0];
     let out = dir.path().join("out");
     let run = |p: Profile| {
-        process::process_file(cube, &out, &p, &CalibrationConfig::default(), &mut CpuCalibrator::default(), &mut NoProgress)
-            .expect("process")
+        process::process_file(
+            cube,
+            &out,
+            &p,
+            &CalibrationConfig::default(),
+            &mut CpuCalibrator::default(),
+            &mut NoProgress,
+        )
+        .expect("process")
     };
     let full = run(Profile::full());
     let field = run(Profile::field());
     assert_eq!(full.rows, 96 * 120);
     assert_eq!(field.rows, (96 / 4) * (120 / 4));
-    assert!(field.parquet_bytes * 10 < full.parquet_bytes, "field {} vs full {}", field.parquet_bytes, full.parquet_bytes);
+    assert!(
+        field.parquet_bytes * 10 < full.parquet_bytes,
+        "field {} vs full {}",
+        field.parquet_bytes,
+        full.parquet_bytes
+    );
 
     let boxes = plot_boxes(&trial.plots_geojson);
-    let cube_id = read::open(cube).expect("open").info().header.cube_id.clone();
+    let cube_id = read::open(cube)
+        .expect("open")
+        .info()
+        .header
+        .cube_id
+        .clone();
     let expected = expected_ndvi(&trial.expected_csv, &cube_id);
     assert_eq!(expected.len(), boxes.len());
     let got_full = ndvi_per_plot(&read_parquet(&full.output), &boxes);
@@ -193,8 +256,15 @@ fn plot_ndvi_matches_the_generator_and_field_profile_stays_close() {
     };
     let mae_full = mae(&got_full);
     assert!(mae_full <= 0.01, "full NDVI MAE vs generator {mae_full}");
-    let mae_field_full = got_full.iter().map(|(k, v)| (got_field[k] - v).abs()).sum::<f64>() / got_full.len() as f64;
-    assert!(mae_field_full <= 0.01, "field vs full NDVI MAE {mae_field_full}");
+    let mae_field_full = got_full
+        .iter()
+        .map(|(k, v)| (got_field[k] - v).abs())
+        .sum::<f64>()
+        / got_full.len() as f64;
+    assert!(
+        mae_field_full <= 0.01,
+        "field vs full NDVI MAE {mae_field_full}"
+    );
 }
 
 #[test]
@@ -213,11 +283,25 @@ fn cli_processes_good_cubes_and_reports_bad_ones() {
         .expect("runs");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.contains("broken.h5"), "the error names the bad file: {stderr}");
+    assert!(
+        stderr.contains("broken.h5"),
+        "the error names the bad file: {stderr}"
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
-    let v: serde_json::Value = serde_json::from_str(stdout.lines().next().expect("one summary")).expect("json");
+    let v: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("one summary")).expect("json");
     assert_eq!(v["rows"], 24 * 32);
-    let good = read::open(&trial.cubes[0]).expect("open").info().header.cube_id.clone();
+    let good = read::open(&trial.cubes[0])
+        .expect("open")
+        .info()
+        .header
+        .cube_id
+        .clone();
     assert!(out.join(format!("{good}.full.parquet")).exists());
-    assert!(std::fs::read_dir(&out).expect("out").all(|e| !e.expect("entry").path().to_string_lossy().ends_with(".partial")));
+    assert!(std::fs::read_dir(&out).expect("out").all(|e| {
+        !e.expect("entry")
+            .path()
+            .to_string_lossy()
+            .ends_with(".partial")
+    }));
 }

@@ -19,7 +19,11 @@ pub struct CalibrationConfig {
 
 impl Default for CalibrationConfig {
     fn default() -> Self {
-        CalibrationConfig { name: "default".into(), binning: 1, band_subset_nm: None }
+        CalibrationConfig {
+            name: "default".into(),
+            binning: 1,
+            band_subset_nm: None,
+        }
     }
 }
 
@@ -41,7 +45,10 @@ pub struct CalibrationPlan {
 impl CalibrationPlan {
     /// Build the plan.
     pub fn build(info: &CubeInfo, _cfg: &CalibrationConfig) -> Result<Self> {
-        Err(Error::Calibration { cube_id: info.header.cube_id.clone(), reason: "not yet".into() })
+        Err(Error::Calibration {
+            cube_id: info.header.cube_id.clone(),
+            reason: "not yet".into(),
+        })
     }
 }
 
@@ -67,8 +74,17 @@ pub trait Calibrator: Send {
 pub struct CpuCalibrator;
 
 impl Calibrator for CpuCalibrator {
-    fn name(&self) -> &'static str { "cpu" }
-    fn calibrate(&mut self, _plan: &CalibrationPlan, _block: &LineBlock) -> Result<CalibratedBlock> {
-        Err(Error::Calibration { cube_id: String::new(), reason: "not yet".into() })
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+    fn calibrate(
+        &mut self,
+        _plan: &CalibrationPlan,
+        _block: &LineBlock,
+    ) -> Result<CalibratedBlock> {
+        Err(Error::Calibration {
+            cube_id: String::new(),
+            reason: "not yet".into(),
+        })
     }
 }

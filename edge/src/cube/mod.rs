@@ -112,7 +112,9 @@ impl Shape {
             .and_then(|n| n.checked_mul(bands))
             .ok_or_else(|| absurd("element count overflows".into()))?;
         if elements > MAX_ELEMENTS {
-            return Err(absurd(format!("{elements} elements is above {MAX_ELEMENTS}")));
+            return Err(absurd(format!(
+                "{elements} elements is above {MAX_ELEMENTS}"
+            )));
         }
         Ok(Shape {
             lines: lines as usize,

@@ -120,7 +120,9 @@ impl Flattener {
         }
 
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(11 + bands);
-        let repeat = |s: &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(std::iter::repeat_n(s, n))) };
+        let repeat = |s: &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(s, n)))
+        };
         cols.push(repeat(&self.header.cube_id));
         cols.push(repeat(&self.header.farm_id));
         cols.push(repeat(&self.header.field_id));

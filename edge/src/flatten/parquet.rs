@@ -47,11 +47,12 @@ impl ParquetFileSink {
         let partial = PathBuf::from(partial);
         let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
         let props = encoding.writer_properties(grid_nm);
-        let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
-            .map_err(|e| Error::Encode {
-                cube_id: cube_id.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let writer =
+            ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
+                .map_err(|e| Error::Encode {
+                    cube_id: cube_id.to_owned(),
+                    reason: e.to_string(),
+                })?;
         Ok(ParquetFileSink {
             writer: Some(writer),
             partial,

@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 
 /// HDF5 reader.
 #[derive(Debug)]
-pub struct Hdf5Reader { info: CubeInfo }
+pub struct Hdf5Reader {
+    info: CubeInfo,
+}
 
 impl Hdf5Reader {
     /// Open.
@@ -16,7 +18,9 @@ impl Hdf5Reader {
 }
 
 impl CubeReader for Hdf5Reader {
-    fn info(&self) -> &CubeInfo { &self.info }
+    fn info(&self) -> &CubeInfo {
+        &self.info
+    }
     fn read_block(&mut self, _first: usize, _count: usize) -> Result<LineBlock> {
         Err(Error::invalid(&self.info.path, "hdf5", "not yet"))
     }

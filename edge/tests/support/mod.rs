@@ -7,7 +7,13 @@ use std::process::Command;
 use hsi_edge::synth::{self, SynthConfig, SynthOutput};
 
 /// A small noise-free (or noisy) synthetic trial in `dir`.
-pub fn small_trial(dir: &Path, lines: usize, samples: usize, noise: bool, cubes: usize) -> SynthOutput {
+pub fn small_trial(
+    dir: &Path,
+    lines: usize,
+    samples: usize,
+    noise: bool,
+    cubes: usize,
+) -> SynthOutput {
     let cfg = SynthConfig {
         lines,
         samples,

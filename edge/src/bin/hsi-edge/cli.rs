@@ -8,10 +8,21 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// to reflectance, resample to a standard band grid and flatten them to Parquet, one row per
 /// pixel and one column per band.
 #[derive(Debug, Parser)]
-#[command(name = "hsi-edge", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "hsi-edge",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "HSI_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "HSI_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
     /// More logging (-v debug, -vv trace). `RUST_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -20,7 +20,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         None => testdata::usgs_spectra()?,
     };
     let trial_dir = args.out.join("trial");
-    println!("1/2 synthesising a field trial in {} ...", trial_dir.display());
+    println!(
+        "1/2 synthesising a field trial in {} ...",
+        trial_dir.display()
+    );
     let trial = synth::generate(&cfg, &spectra, &trial_dir)?;
     let parquet_dir = args.out.join("parquet");
     println!(
@@ -37,7 +40,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     for cube in &trial.cubes {
         for profile in [Profile::full(), Profile::field()] {
-            let s = process::process_file(cube, &parquet_dir, &profile, &calibration, &mut calibrator, &mut bar)?;
+            let s = process::process_file(
+                cube,
+                &parquet_dir,
+                &profile,
+                &calibration,
+                &mut calibrator,
+                &mut bar,
+            )?;
             println!(
                 "{:<24} {:>6} {:>9} {:>6} {:>10.1} {:>11.2} {:>7.1}x",
                 s.cube_id,
@@ -50,9 +60,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    println!("\nexpected per-plot NDVI (from the generator): {}", trial.expected_csv.display());
-    println!("plots: {}   yields: {}", trial.plots_geojson.display(), trial.yields_csv.display());
-    println!("read the Parquet with e.g. `python -c \"import pyarrow.parquet as pq; print(pq.read_table('{}'))\"`",
-        parquet_dir.join("*.parquet").display());
+    println!(
+        "\nexpected per-plot NDVI (from the generator): {}",
+        trial.expected_csv.display()
+    );
+    println!(
+        "plots: {}   yields: {}",
+        trial.plots_geojson.display(),
+        trial.yields_csv.display()
+    );
+    println!(
+        "read the Parquet with e.g. `python -c \"import pyarrow.parquet as pq; print(pq.read_table('{}'))\"`",
+        parquet_dir.join("*.parquet").display()
+    );
     Ok(ExitCode::SUCCESS)
 }

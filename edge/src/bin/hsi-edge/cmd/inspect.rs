@@ -14,7 +14,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let wl = &info.bands.wavelength_nm;
     let (min, max) = wl
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &w| (a.min(w), b.max(w)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &w| {
+            (a.min(w), b.max(w))
+        });
     let sorted = wl.windows(2).all(|w| w[0] <= w[1]);
     let bad = info
         .bands
@@ -49,10 +51,18 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     println!("file:             {}", info.path.display());
     println!("format:           {}", info.format);
     println!("cube_id:          {}", h.cube_id);
-    println!("sensor/farm/field: {} / {} / {}", h.sensor_id, h.farm_id, h.field_id);
+    println!(
+        "sensor/farm/field: {} / {} / {}",
+        h.sensor_id, h.farm_id, h.field_id
+    );
     println!("region:           {}", h.region);
     println!("acquired:         {}", h.acquisition_time.to_rfc3339());
-    println!("crs:              {}", h.crs.map(|c| format!("EPSG:{c}")).unwrap_or_else(|| "-".into()));
+    println!(
+        "crs:              {}",
+        h.crs
+            .map(|c| format!("EPSG:{c}"))
+            .unwrap_or_else(|| "-".into())
+    );
     if let Some(gt) = h.geotransform {
         println!("geotransform:     {gt:?}");
     }
@@ -68,8 +78,13 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         "bands:            {:.2}-{:.2} nm{}{}",
         min,
         max,
-        if sorted { "" } else { ", NOT sorted (file order kept)" },
-        bad.map(|b| format!(", {b} flagged bad (bbl)")).unwrap_or_default()
+        if sorted {
+            ""
+        } else {
+            ", NOT sorted (file order kept)"
+        },
+        bad.map(|b| format!(", {b} flagged bad (bbl)"))
+            .unwrap_or_default()
     );
     if let Some(v) = info.ignore_value {
         println!("no-data value:    {v}");

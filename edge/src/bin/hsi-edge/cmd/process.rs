@@ -27,7 +27,14 @@ pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0usize;
     let mut done = Vec::new();
     for input in &inputs {
-        match process::process_file(input, &args.out, &profile, &calibration, &mut calibrator, &mut bar) {
+        match process::process_file(
+            input,
+            &args.out,
+            &profile,
+            &calibration,
+            &mut calibrator,
+            &mut bar,
+        ) {
             Ok(stats) => {
                 tracing::info!(
                     cube_id = %stats.cube_id,
@@ -48,7 +55,10 @@ pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     }
     print_summary(&done, args.json);
     if failed > 0 {
-        eprintln!("{failed} of {} cube(s) failed; see the errors above", inputs.len());
+        eprintln!(
+            "{failed} of {} cube(s) failed; see the errors above",
+            inputs.len()
+        );
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
@@ -114,7 +124,10 @@ fn print_summary(stats: &[ProcessStats], json: bool) {
         );
     }
     if let Some(first) = stats.first() {
-        println!("calibrator: {}  calibration_version: {}", first.calibrator, first.calibration_version);
+        println!(
+            "calibrator: {}  calibration_version: {}",
+            first.calibrator, first.calibration_version
+        );
     }
     if let Some(rss) = rss {
         println!("peak RSS: {:.1} MB", rss as f64 / 1e6);

@@ -12,8 +12,10 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
     let bytes = SynthConfig::parse_size(&args.size)?;
     let mut cfg = match &args.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            toml::from_str::<SynthConfig>(&text).with_context(|| format!("parsing {}", p.display()))?
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str::<SynthConfig>(&text)
+                .with_context(|| format!("parsing {}", p.display()))?
         }
         None => SynthConfig::with_target_bytes(bytes),
     };
@@ -23,13 +25,22 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
         Some(p) => p,
         None => testdata::usgs_spectra()?,
     };
-    tracing::info!(lines = cfg.lines, samples = cfg.samples, cubes = cfg.n_cubes, "synthesising field trial");
+    tracing::info!(
+        lines = cfg.lines,
+        samples = cfg.samples,
+        cubes = cfg.n_cubes,
+        "synthesising field trial"
+    );
     let out = synth::generate(&cfg, &spectra, &args.out)?;
     for c in &out.cubes {
         println!("cube:      {}", c.display());
     }
     println!("plots:     {}", out.plots_geojson.display());
     println!("yields:    {}", out.yields_csv.display());
-    println!("expected:  {} ({} plot-dates)", out.expected_csv.display(), out.expected.len());
+    println!(
+        "expected:  {} ({} plot-dates)",
+        out.expected_csv.display(),
+        out.expected.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
