@@ -14,7 +14,7 @@
 //! then one `Float32` column per band of the output grid, named `bNNNN` by its centre in whole
 //! nanometres, zero-padded to four digits (`b0400`, `b0410`, …, `b2490`). Reflectance is stored as
 //! a plain float so Iceberg readers (which have no 16-bit or unsigned types) see a number; the
-//! `field` profile quantises the mantissa before encoding (see [`super::encoding`]).
+//! `field` profile quantises the mantissa before encoding (see the `encoding` module).
 //!
 //! Invariants: band columns are sorted by wavelength and unique; all identity columns are
 //! non-nullable; band values are nullable only in the sense that no-data pixels are dropped, not
