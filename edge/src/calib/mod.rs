@@ -1,90 +1,79 @@
-//! Calibration (DESIGN §5). CONTRACT STUB: to be implemented.
+//! Calibration (DESIGN §5): raw cube blocks in, calibrated blocks on the standard band grid
+//! out.
+//!
+//! ## Pipeline
+//! A [`CalibrationPlan`] is built once per cube from its [`CubeInfo`](crate::cube::CubeInfo)
+//! and a [`CalibrationConfig`]; a [`Calibrator`] then turns each [`LineBlock`] into a
+//! [`CalibratedBlock`]:
+//!
+//! 1. radiometric calibration, folded with the empirical line into one multiply-add per
+//!    value ([`radiometric`]): flat field `ρ·(DN − dark)/(white − dark)` → reflectance, or
+//!    gains `gain·(DN − dark) + offset` → radiance, or pass-through;
+//! 2. bad-band removal ([`badbands`]): ranges, `drop_above_nm`, ENVI `bbl`, non-finite;
+//! 3. Gaussian resampling to the grid ([`resample`]), one GEMM per block;
+//! 4. optional k×k binning ([`binning`]) and Savitzky–Golay smoothing ([`savgol`]).
+//!
+//! Every output carries the plan's `calibration_version` ([`version`]), a name plus a hash of
+//! the configuration and all calibration inputs.
+//!
+//! ## Output block
+//! `CalibratedBlock::data` is `[out_lines, out_samples, grid]` with `out_lines =
+//! ceil(lines / k)` for the block and `out_samples = ceil(samples / k)`; its `first_line` is
+//! the input block's first line divided by k. Blocks must start on a multiple of k, and only
+//! the cube's last block may have a line count that is not a multiple of k. No-data pixels
+//! (and bins without a valid pixel) are NaN in every band.
+//!
+//! ## Example
+//! ```no_run
+//! use hsi_edge::calib::{CalibrationConfig, CalibrationPlan, Calibrator, CpuCalibrator};
+//! use hsi_edge::cube::CubeReader;
+//!
+//! # fn main() -> hsi_edge::Result<()> {
+//! let mut reader = hsi_edge::read::open(std::path::Path::new("cube.h5"))?;
+//! let cfg = CalibrationConfig::from_toml_str("inline", "binning = 2")?;
+//! let plan = CalibrationPlan::build(reader.info(), &cfg)?;
+//! let mut cpu = CpuCalibrator::default();
+//! for block in hsi_edge::cube::blocks(reader.as_mut(), 64) {
+//!     let out = cpu.calibrate(&plan, &block?)?;
+//!     println!("{} lines from output line {}", out.data.dim().0, out.first_line);
+//! }
+//! # Ok(()) }
+//! ```
+
 use ndarray::Array3;
-use serde::{Deserialize, Serialize};
 
-use crate::cube::{CubeInfo, LineBlock};
-use crate::error::{Error, Result};
+use crate::cube::LineBlock;
+use crate::error::Result;
 
-/// Calibration settings (TOML).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CalibrationConfig {
-    /// Name, first part of `calibration_version`.
-    pub name: String,
-    /// k×k spatial binning (1 = none).
-    pub binning: usize,
-    /// Keep only the grid bands nearest to these wavelengths (the `field` profile).
-    pub band_subset_nm: Option<Vec<f32>>,
-}
+pub mod badbands;
+pub mod binning;
+pub mod config;
+pub mod cpu;
+pub mod plan;
+pub mod radiometric;
+pub mod resample;
+pub mod savgol;
+pub mod version;
 
-impl Default for CalibrationConfig {
-    fn default() -> Self {
-        CalibrationConfig {
-            name: "default".into(),
-            binning: 1,
-            band_subset_nm: None,
-        }
-    }
-}
-
-/// Everything precomputed for one cube.
-#[derive(Debug, Clone)]
-pub struct CalibrationPlan {
-    /// `calibration_version`.
-    pub version: String,
-    /// Output band centres, nm.
-    pub grid_nm: Vec<f32>,
-    /// Binning factor.
-    pub binning: usize,
-    /// Output lines.
-    pub out_lines: usize,
-    /// Output samples.
-    pub out_samples: usize,
-}
-
-impl CalibrationPlan {
-    /// Build the plan.
-    pub fn build(info: &CubeInfo, _cfg: &CalibrationConfig) -> Result<Self> {
-        Err(Error::Calibration {
-            cube_id: info.header.cube_id.clone(),
-            reason: "not yet".into(),
-        })
-    }
-}
+pub use config::{BadBands, CalibrationConfig, EmpiricalLine, Grid, SavGol};
+pub use cpu::CpuCalibrator;
+pub use plan::{CalibrationPlan, GatherRun};
+pub use radiometric::{Radiometric, RadiometricMode};
+pub use version::calibration_version;
 
 /// A calibrated block `[out_lines, out_samples, grid bands]`; no-data pixels are NaN.
 #[derive(Debug, Clone)]
 pub struct CalibratedBlock {
-    /// First output line.
+    /// First output line: the input block's first line divided by the binning factor.
     pub first_line: usize,
-    /// Values.
+    /// Values, `[out_lines_in_block, out_samples, grid_nm.len()]`.
     pub data: Array3<f32>,
 }
 
-/// A calibration backend.
+/// A calibration backend (CPU here; a GPU backend implements the same trait).
 pub trait Calibrator: Send {
     /// Name for logs/metrics.
     fn name(&self) -> &'static str;
-    /// Calibrate one block.
+    /// Calibrate one block with a plan built for its cube.
     fn calibrate(&mut self, plan: &CalibrationPlan, block: &LineBlock) -> Result<CalibratedBlock>;
-}
-
-/// CPU backend.
-#[derive(Debug, Default)]
-pub struct CpuCalibrator;
-
-impl Calibrator for CpuCalibrator {
-    fn name(&self) -> &'static str {
-        "cpu"
-    }
-    fn calibrate(
-        &mut self,
-        _plan: &CalibrationPlan,
-        _block: &LineBlock,
-    ) -> Result<CalibratedBlock> {
-        Err(Error::Calibration {
-            cube_id: String::new(),
-            reason: "not yet".into(),
-        })
-    }
 }

@@ -1,0 +1,230 @@
+//! The CPU calibration backend.
+//!
+//! Per block (`[lines, samples, bands]` BIP, viewed as `[pixels, bands]` without copying):
+//! 1. **one fused pass** over the pixels: gather the kept bands (contiguous runs) and apply the
+//!    folded radiometric map `raw·factor + offset` into a contiguous `[pixels, kept]` matrix,
+//!    flagging no-data pixels on the way;
+//! 2. with k > 1, bin that matrix (mean of valid pixels, see [`binning`](super::binning)):
+//!    binning commutes with the linear resampling, so it is done first and the GEMM shrinks
+//!    k² times;
+//! 3. **one GEMM** `[pixels, kept] · [kept, grid]` with ndarray (matrixmultiply's sgemm),
+//!    whose matrix already holds the Savitzky–Golay filter;
+//! 4. no-data rows set to NaN.
+//!
+//! **No-data**: a pixel is no-data when every kept band holds the cube's fill value
+//! (`ignore_value`), or when any kept band calibrates to a non-finite value (NaN/inf input):
+//! one NaN would otherwise spread through the GEMM into every output band. Bands dropped as
+//! bad are not looked at (real fill pixels carry detector spikes there).
+//!
+//! Scratch buffers live in the calibrator and are reused from block to block: nothing is
+//! allocated per pixel, and per block only the returned array.
+
+use std::borrow::Cow;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array3, ArrayView2, ArrayViewMut2};
+
+use crate::cube::LineBlock;
+use crate::error::{Error, Result};
+
+use super::binning::BinSums;
+use super::plan::{CalibrationPlan, GatherRun};
+use super::{CalibratedBlock, Calibrator};
+
+/// The CPU backend; keeps reusable scratch buffers between blocks.
+#[derive(Debug, Default)]
+pub struct CpuCalibrator {
+    /// `[pixels, kept]` calibrated values (k = 1).
+    gathered: Vec<f32>,
+    /// One pixel's kept values (k > 1).
+    row: Vec<f32>,
+    /// Per pixel (k = 1) or per bin (k > 1): has data.
+    valid: Vec<bool>,
+    bins: BinSums,
+}
+
+const EXP_MASK: u32 = 0x7f80_0000;
+
+/// Calibrate one pixel's kept bands into `out`; returns whether the pixel has data.
+#[inline]
+fn calibrate_pixel(
+    raw: &[f32],
+    runs: &[GatherRun],
+    factor: &[f32],
+    offset: &[f32],
+    ignore: Option<f32>,
+    out: &mut [f32],
+) -> bool {
+    let mut all_fill = ignore.is_some();
+    for r in runs {
+        let (Some(src), Some(dst), Some(f), Some(g)) = (
+            raw.get(r.src..r.src + r.len),
+            out.get_mut(r.dst..r.dst + r.len),
+            factor.get(r.dst..r.dst + r.len),
+            offset.get(r.dst..r.dst + r.len),
+        ) else {
+            return false;
+        };
+        for (((o, &x), &f), &g) in dst.iter_mut().zip(src).zip(f).zip(g) {
+            *o = x * f + g;
+        }
+        if all_fill && let Some(fill) = ignore {
+            all_fill = src.iter().all(|&v| v == fill);
+        }
+    }
+    let non_finite = out
+        .iter()
+        .filter(|v| v.to_bits() & EXP_MASK == EXP_MASK)
+        .count();
+    !all_fill && non_finite == 0
+}
+
+impl CpuCalibrator {
+    /// A calibrator with empty scratch buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Steps 1–2 alone: the `[pixels, kept]` calibrated matrix of a block (kept bands in
+    /// [`CalibrationPlan::kept_bands`] order) and each pixel's data flag. Exposed for other
+    /// backends' tests and the benchmarks.
+    pub fn radiometric_pass(
+        &mut self,
+        plan: &CalibrationPlan,
+        block: &LineBlock,
+    ) -> Result<(ArrayView2<'_, f32>, &[bool])> {
+        let raw = check_block(plan, block)?;
+        let raw: &[f32] = &raw;
+        let (samples, bands) = (plan.shape().samples, plan.shape().bands);
+        let kept = plan.kept_bands().len();
+        let pixels = raw.len() / bands;
+        self.gathered.resize(pixels * kept, 0.0);
+        self.valid.clear();
+        let rad = plan.radiometric();
+        let (runs, ignore) = (plan.gather_runs(), plan.ignore_value());
+        for (p, (src, dst)) in raw
+            .chunks_exact(bands)
+            .zip(self.gathered.chunks_exact_mut(kept))
+            .enumerate()
+        {
+            let (f, g) = rad.rows(p % samples);
+            self.valid
+                .push(calibrate_pixel(src, runs, f, g, ignore, dst));
+        }
+        let view = ArrayView2::from_shape((pixels, kept), &self.gathered)
+            .map_err(|e| shape_error(plan, e))?;
+        Ok((view, &self.valid))
+    }
+
+    /// Steps 1–2 with k×k binning fused in: fills `self.bins` and `self.valid` per bin.
+    fn binned_pass(&mut self, plan: &CalibrationPlan, block: &LineBlock) -> Result<usize> {
+        let raw = check_block(plan, block)?;
+        let raw: &[f32] = &raw;
+        let (samples, bands) = (plan.shape().samples, plan.shape().bands);
+        let (k, kept) = (plan.binning, plan.kept_bands().len());
+        let out_samples = plan.out_samples;
+        let bins = plan.out_lines_for(block.data.dim().0) * out_samples;
+        self.bins.reset(bins, kept);
+        self.row.resize(kept, 0.0);
+        let rad = plan.radiometric();
+        let (runs, ignore) = (plan.gather_runs(), plan.ignore_value());
+        for (p, src) in raw.chunks_exact(bands).enumerate() {
+            let (line, sample) = (p / samples, p % samples);
+            let (f, g) = rad.rows(sample);
+            if calibrate_pixel(src, runs, f, g, ignore, &mut self.row) {
+                self.bins
+                    .add((line / k) * out_samples + sample / k, &self.row);
+            }
+        }
+        Ok(bins)
+    }
+}
+
+impl Calibrator for CpuCalibrator {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn calibrate(&mut self, plan: &CalibrationPlan, block: &LineBlock) -> Result<CalibratedBlock> {
+        let lines = block.data.dim().0;
+        let out_lines = plan.out_lines_for(lines);
+        let grid = plan.grid_nm.len();
+        let rows = out_lines * plan.out_samples;
+        let mut out = vec![0.0f32; rows * grid];
+        let (input, valid): (ArrayView2<'_, f32>, &[bool]) = if plan.binning == 1 {
+            self.radiometric_pass(plan, block)?
+        } else {
+            let bins = self.binned_pass(plan, block)?;
+            let means = self.bins.finish(&mut self.valid);
+            let view = ArrayView2::from_shape((bins, plan.kept_bands().len()), means)
+                .map_err(|e| shape_error(plan, e))?;
+            (view, &self.valid)
+        };
+        {
+            let mut c = ArrayViewMut2::from_shape((rows, grid), &mut out)
+                .map_err(|e| shape_error(plan, e))?;
+            let m = plan.spectral_matrix();
+            if input.dim() != (rows, m.nrows()) || m.ncols() != grid {
+                return Err(shape_error(plan, "GEMM operands disagree"));
+            }
+            general_mat_mul(1.0, &input, m, 0.0, &mut c);
+        }
+        for (row, _) in out
+            .chunks_exact_mut(grid.max(1))
+            .zip(valid)
+            .filter(|(_, ok)| !**ok)
+        {
+            row.fill(f32::NAN);
+        }
+        let data = Array3::from_shape_vec((out_lines, plan.out_samples, grid), out)
+            .map_err(|e| shape_error(plan, e))?;
+        Ok(CalibratedBlock {
+            first_line: block.first_line / plan.binning,
+            data,
+        })
+    }
+}
+
+/// Check a block against the plan; returns its values in standard (C) layout, borrowed when
+/// they already are.
+fn check_block<'a>(plan: &CalibrationPlan, block: &'a LineBlock) -> Result<Cow<'a, [f32]>> {
+    let (lines, samples, bands) = block.data.dim();
+    let shape = plan.shape();
+    let k = plan.binning;
+    let err = |reason: String| Error::Calibration {
+        cube_id: plan.cube_id().to_owned(),
+        reason,
+    };
+    if samples != shape.samples || bands != shape.bands || lines == 0 {
+        return Err(err(format!(
+            "block of {lines}×{samples}×{bands} (lines×samples×bands) does not fit the cube's \
+             {}×{}×{}",
+            shape.lines, shape.samples, shape.bands
+        )));
+    }
+    let end = block.first_line + lines;
+    if end > shape.lines {
+        return Err(err(format!(
+            "block lines {}..{end} run past the cube's {} lines",
+            block.first_line, shape.lines
+        )));
+    }
+    if !block.first_line.is_multiple_of(k) || (!lines.is_multiple_of(k) && end != shape.lines) {
+        return Err(err(format!(
+            "block lines {}..{end} are not aligned to the {k}×{k} binning (only the last \
+             block may have a line count that is not a multiple of {k})",
+            block.first_line
+        )));
+    }
+    Ok(match block.data.as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(block.data.iter().copied().collect()),
+    })
+}
+
+fn shape_error(plan: &CalibrationPlan, e: impl std::fmt::Display) -> Error {
+    Error::Calibration {
+        cube_id: plan.cube_id().to_owned(),
+        reason: format!("internal shape error: {e}"),
+    }
+}
