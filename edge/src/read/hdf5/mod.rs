@@ -1,0 +1,448 @@
+//! HDF5 cubes in the project's raw-cube layout (DESIGN §4), read in line blocks.
+//!
+//! # Layout
+//!
+//! | path | type | notes |
+//! |---|---|---|
+//! | `/cube` | `[lines, samples, bands]`, u16 (u8, i16, f32 also accepted) | chunked by line blocks |
+//! | `/wavelength_nm` | f32 `[bands]` | required; band centres in file order (need not be sorted) |
+//! | `/fwhm_nm` | f32 `[bands]` | optional |
+//! | `/dark` | f32 `[samples, bands]` | dark frame per detector column |
+//! | `/white` | f32 `[samples, bands]` | white-reference panel per detector column |
+//! | `/panel_reflectance` | f32 `[bands]` | or a root attribute `panel_reflectance` (scalar or `[bands]`) |
+//! | `/gain`, `/offset` | f32 `[samples, bands]`, `[bands]` | radiance gains, used when there is no `/white` |
+//!
+//! Root attributes:
+//!
+//! | attribute | type | required |
+//! |---|---|---|
+//! | `cube_id`, `sensor_id`, `farm_id`, `field_id`, `region` | string | yes |
+//! | `acquisition_time` | string, RFC 3339 (any offset, converted to UTC) | yes |
+//! | `crs` | integer EPSG code, or a string `"EPSG:32614"` / `"32614"` | no |
+//! | `geotransform` | 6 numbers, GDAL order | no |
+//! | `calibration_id` | string | no |
+//!
+//! Strings may be fixed-length (ASCII or UTF-8, NUL- or space-padded) or variable-length
+//! (ASCII or UTF-8, as h5py writes a Python `str`), scalar or one-element arrays; text that is
+//! not UTF-8 is refused.
+//!
+//! Optional extras: a root string attribute `data_kind` (`raw_dn`, `radiance` or
+//! `reflectance`) overrides the default [`DataKind`] (raw DN for integer cubes; for float
+//! cubes raw DN when radiometric frames are present, reflectance otherwise), and a numeric
+//! `/cube` attribute `_FillValue` becomes [`CubeInfo::ignore_value`].
+//!
+//! # Radiometry
+//!
+//! `/dark` + `/white` (+ panel reflectance, required then) give [`Radiometry::FlatField`];
+//! `/dark` + `/gain` + `/offset` without `/white` give [`Radiometry::Gain`]; no frames at all give
+//! `None` (the calibration set named by `calibration_id` must then supply them). A `/white` or
+//! `/gain` without `/dark` is an [`Error::Missing`].
+//!
+//! [`Hdf5CubeWriter`] writes this layout (u16 cubes) block by block; the synthetic generator
+//! and the tests build their cubes with it.
+//!
+//! # Invariants
+//!
+//! * Shapes are validated before anything is read: `/cube` through [`Shape::checked`] (absurd
+//!   dimensions are refused before allocating), and every frame and band vector against the
+//!   cube's `samples` and `bands` ([`Error::ShapeMismatch`] names the dataset).
+//! * [`CubeReader::read_block`] reads only the hyperslab of the requested lines, never the
+//!   whole cube, so memory is bounded by the block (plus HDF5's chunk cache, 64 MiB).
+//! * HDF5's own error stack printing is silenced; every library error comes back as an
+//!   [`Error::Hdf5`] that names the file and the dataset or attribute.
+
+mod attrs;
+mod datasets;
+mod writer;
+
+use std::path::Path;
+
+use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
+use ndarray::{Array3, Ix3, s};
+
+use crate::cube::{
+    Bands, CubeInfo, CubeReader, DataKind, FlatFieldFrames, GainFrames, LineBlock, Radiometry,
+    Shape,
+};
+use crate::error::{Error, Result};
+use attrs::{Attrs, read_header};
+use datasets::{h5_error, optional_dataset, read_frame, read_vector, required_dataset, shape_str};
+
+pub use attrs::MAX_STRING_BYTES;
+pub use writer::{Hdf5CubeWriter, StringStyle, WriterOptions};
+
+/// Bytes of HDF5 chunk cache per open dataset: enough for a typical line-block chunk, so
+/// blocks that do not align with chunks do not decompress the same chunk twice.
+pub const CHUNK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Element type of `/cube`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CubeDtype {
+    U8,
+    U16,
+    I16,
+    F32,
+}
+
+impl CubeDtype {
+    fn from_descriptor(desc: &TypeDescriptor) -> Option<Self> {
+        match desc {
+            TypeDescriptor::Unsigned(IntSize::U1) => Some(CubeDtype::U8),
+            TypeDescriptor::Unsigned(IntSize::U2) => Some(CubeDtype::U16),
+            TypeDescriptor::Integer(IntSize::U2) => Some(CubeDtype::I16),
+            TypeDescriptor::Float(FloatSize::U4) => Some(CubeDtype::F32),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CubeDtype::U8 => "uint8",
+            CubeDtype::U16 => "uint16",
+            CubeDtype::I16 => "int16",
+            CubeDtype::F32 => "float32",
+        }
+    }
+
+    fn size(self) -> u64 {
+        match self {
+            CubeDtype::U8 => 1,
+            CubeDtype::U16 | CubeDtype::I16 => 2,
+            CubeDtype::F32 => 4,
+        }
+    }
+}
+
+/// A cube in the DESIGN §4 HDF5 layout, opened for block-wise reading.
+#[derive(Debug)]
+pub struct Hdf5Reader {
+    info: CubeInfo,
+    dtype: CubeDtype,
+    chunk_lines: Option<usize>,
+    // Declared before `file` so the dataset handle is closed first.
+    cube: hdf5::Dataset,
+    _file: hdf5::File,
+}
+
+impl Hdf5Reader {
+    /// Open `path`, validate the layout and read the metadata and radiometric frames (not the
+    /// pixels).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be accessed; [`Error::Hdf5`] when it is not HDF5,
+    /// truncated or corrupt; [`Error::Missing`] for an absent dataset or attribute;
+    /// [`Error::Invalid`] for a wrong rank, element type or value (e.g. a time that is not RFC
+    /// 3339); [`Error::ShapeMismatch`] when frames or band vectors disagree with `/cube`;
+    /// [`Error::AbsurdDimensions`] before any allocation.
+    pub fn open(path: &Path) -> Result<Hdf5Reader> {
+        hdf5::silence_errors(true);
+        std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let file = hdf5::File::with_options()
+            .with_fapl(|p| p.chunk_cache(521, CHUNK_CACHE_BYTES, 0.75))
+            .open(path)
+            .map_err(|e| h5_error(path, "/", format!("cannot open as HDF5: {e}")))?;
+
+        let cube = required_dataset(path, &file, "cube", "the raw cube [lines, samples, bands]")?;
+        let dims = cube.shape();
+        let [lines, samples, bands] = <[usize; 3]>::try_from(dims.as_slice()).map_err(|_| {
+            Error::invalid(
+                path,
+                "/cube",
+                format!(
+                    "expected rank 3 [lines, samples, bands], found shape {}",
+                    shape_str(&dims)
+                ),
+            )
+        })?;
+        let shape = Shape::checked(path, lines as u64, samples as u64, bands as u64)?;
+        let desc = cube
+            .dtype()
+            .and_then(|t| t.to_descriptor())
+            .map_err(|e| h5_error(path, "/cube", e))?;
+        let dtype = CubeDtype::from_descriptor(&desc).ok_or_else(|| {
+            Error::invalid(
+                path,
+                "/cube",
+                format!(
+                    "unsupported element type {desc}: expected uint16 (or uint8, int16, float32)"
+                ),
+            )
+        })?;
+
+        let bands_info = read_bands(path, &file, shape.bands)?;
+        let header = read_header(path, &file)?;
+        let radiometry = read_radiometry(path, &file, shape)?;
+
+        let root = Attrs::new(path, "", &file)?;
+        let kind = match root.opt_string("data_kind")? {
+            Some(text) => parse_kind(&text).ok_or_else(|| {
+                Error::invalid(
+                    path,
+                    root.key("data_kind"),
+                    format!("`{text}` is not one of raw_dn, radiance, reflectance"),
+                )
+            })?,
+            None if dtype != CubeDtype::F32 || radiometry.is_some() => DataKind::RawDn,
+            None => DataKind::Reflectance,
+        };
+        let cube_attrs = Attrs::new(path, "/cube", &cube)?;
+        let ignore_value = cube_attrs
+            .opt_numbers("_FillValue", 1)?
+            .and_then(|v| v.first().copied());
+
+        let chunk = cube.chunk();
+        let chunk_lines = chunk.as_ref().and_then(|c| c.first().copied());
+        let format = describe_format(dtype, shape, chunk.as_deref(), &cube.filters());
+        let info = CubeInfo {
+            path: path.to_path_buf(),
+            header,
+            shape,
+            bands: bands_info,
+            kind,
+            ignore_value,
+            radiometry,
+            raw_bytes: shape.elements() * dtype.size(),
+            format,
+        };
+        tracing::debug!(path = %path.display(), format = %info.format, "opened HDF5 cube");
+        Ok(Hdf5Reader {
+            info,
+            dtype,
+            chunk_lines,
+            cube,
+            _file: file,
+        })
+    }
+
+    /// Lines per chunk of `/cube` (`None` for contiguous storage): the block size that reads
+    /// each chunk exactly once.
+    pub fn chunk_lines(&self) -> Option<usize> {
+        self.chunk_lines
+    }
+}
+
+impl CubeReader for Hdf5Reader {
+    fn info(&self) -> &CubeInfo {
+        &self.info
+    }
+
+    fn read_block(&mut self, first: usize, count: usize) -> Result<LineBlock> {
+        let Shape {
+            lines,
+            samples,
+            bands,
+        } = self.info.shape;
+        let path = &self.info.path;
+        if first > lines {
+            return Err(Error::invalid(
+                path,
+                "/cube",
+                format!("block starts at line {first}, beyond the cube's {lines} lines"),
+            ));
+        }
+        let end = first + count.min(lines - first);
+        if end == first {
+            return Ok(LineBlock {
+                first_line: first,
+                data: Array3::zeros((0, samples, bands)),
+            });
+        }
+        let sel = s![first..end, .., ..];
+        let data = match self.dtype {
+            CubeDtype::U16 => self
+                .cube
+                .read_slice::<u16, _, Ix3>(sel)
+                .map(|a| a.mapv(f32::from)),
+            CubeDtype::U8 => self
+                .cube
+                .read_slice::<u8, _, Ix3>(sel)
+                .map(|a| a.mapv(f32::from)),
+            CubeDtype::I16 => self
+                .cube
+                .read_slice::<i16, _, Ix3>(sel)
+                .map(|a| a.mapv(f32::from)),
+            CubeDtype::F32 => self.cube.read_slice::<f32, _, Ix3>(sel),
+        }
+        .map_err(|e| h5_error(path, "/cube", format!("reading lines {first}..{end}: {e}")))?;
+        if data.dim() != (end - first, samples, bands) {
+            return Err(Error::ShapeMismatch {
+                path: path.clone(),
+                key: "/cube".into(),
+                expected: shape_str(&[end - first, samples, bands]),
+                found: shape_str(data.shape()),
+            });
+        }
+        Ok(LineBlock {
+            first_line: first,
+            data,
+        })
+    }
+}
+
+/// `/wavelength_nm` (required) and `/fwhm_nm` (optional), checked against the band count.
+fn read_bands(path: &Path, file: &hdf5::File, bands: usize) -> Result<Bands> {
+    let wl = required_dataset(
+        path,
+        file,
+        "wavelength_nm",
+        "band centres in nm, one per band",
+    )?;
+    let wavelength_nm = read_vector(path, &wl, bands)?.to_vec();
+    if let Some((i, w)) = wavelength_nm.iter().enumerate().find(|(_, w)| **w <= 0.0) {
+        return Err(Error::invalid(
+            path,
+            "/wavelength_nm",
+            format!("element {i} is {w}: band centres must be positive"),
+        ));
+    }
+    let fwhm_nm = match optional_dataset(path, file, "fwhm_nm")? {
+        Some(ds) => Some(read_vector(path, &ds, bands)?.to_vec()),
+        None => None,
+    };
+    Ok(Bands {
+        wavelength_nm,
+        fwhm_nm,
+        good: None,
+    })
+}
+
+/// The radiometric frames, see the module docs for which combination gives what.
+fn read_radiometry(path: &Path, file: &hdf5::File, shape: Shape) -> Result<Option<Radiometry>> {
+    let Shape { samples, bands, .. } = shape;
+    let dark = optional_dataset(path, file, "dark")?;
+    let white = optional_dataset(path, file, "white")?;
+    let gain = optional_dataset(path, file, "gain")?;
+    let Some(dark) = dark else {
+        if white.is_some() || gain.is_some() {
+            return Err(Error::missing(
+                path,
+                "/dark",
+                "a white reference or gains need the dark frame [samples, bands]",
+            ));
+        }
+        return Ok(None);
+    };
+    let dark = read_frame(path, &dark, samples, bands)?;
+    if let Some(white) = white {
+        let white = read_frame(path, &white, samples, bands)?;
+        let panel_reflectance = read_panel(path, file, bands)?;
+        return Ok(Some(Radiometry::FlatField(FlatFieldFrames {
+            dark,
+            white,
+            panel_reflectance,
+        })));
+    }
+    if let Some(gain) = gain {
+        let gain = read_frame(path, &gain, samples, bands)?;
+        let offset = required_dataset(
+            path,
+            file,
+            "offset",
+            "radiance offsets [bands] go with /gain",
+        )?;
+        let offset = read_vector(path, &offset, bands)?;
+        return Ok(Some(Radiometry::Gain(GainFrames { dark, gain, offset })));
+    }
+    Err(Error::missing(
+        path,
+        "/white",
+        "the dark frame needs a white reference (or /gain and /offset) to calibrate",
+    ))
+}
+
+/// The panel's reflectance: the `/panel_reflectance` dataset, else the root attribute.
+fn read_panel(path: &Path, file: &hdf5::File, bands: usize) -> Result<ndarray::Array1<f32>> {
+    if let Some(ds) = optional_dataset(path, file, "panel_reflectance")? {
+        return read_vector(path, &ds, bands);
+    }
+    let root = Attrs::new(path, "", file)?;
+    match root.opt_numbers("panel_reflectance", bands)?.as_deref() {
+        Some([scalar]) => Ok(ndarray::Array1::from_elem(bands, *scalar as f32)),
+        Some(per_band) => Ok(per_band.iter().map(|x| *x as f32).collect()),
+        None => Err(Error::missing(
+            path,
+            "/panel_reflectance",
+            "the flat field needs the white panel's reflectance: a [bands] dataset or a scalar root attribute",
+        )),
+    }
+}
+
+fn parse_kind(text: &str) -> Option<DataKind> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "raw_dn" | "dn" => Some(DataKind::RawDn),
+        "radiance" => Some(DataKind::Radiance),
+        "reflectance" => Some(DataKind::Reflectance),
+        _ => None,
+    }
+}
+
+fn describe_format(
+    dtype: CubeDtype,
+    shape: Shape,
+    chunk: Option<&[usize]>,
+    filters: &[hdf5::filters::Filter],
+) -> String {
+    use hdf5::filters::Filter;
+    let storage = match chunk {
+        Some(c) => format!("chunks {}", shape_str(c)),
+        None => "contiguous".to_owned(),
+    };
+    let filters: Vec<String> = filters
+        .iter()
+        .map(|f| match f {
+            Filter::Deflate(level) => format!("deflate({level})"),
+            Filter::Shuffle => "shuffle".to_owned(),
+            Filter::Fletcher32 => "fletcher32".to_owned(),
+            other => format!("{other:?}").to_ascii_lowercase(),
+        })
+        .collect();
+    let filters = if filters.is_empty() {
+        "none".to_owned()
+    } else {
+        filters.join("+")
+    };
+    format!(
+        "HDF5 /cube {} {} [lines, samples, bands], {storage}, filters: {filters}",
+        dtype.name(),
+        shape_str(&[shape.lines, shape.samples, shape.bands]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_type_chunks_and_filters() {
+        let shape = Shape {
+            lines: 10,
+            samples: 4,
+            bands: 3,
+        };
+        let f = describe_format(
+            CubeDtype::U16,
+            shape,
+            Some(&[5, 4, 3]),
+            &[
+                hdf5::filters::Filter::Shuffle,
+                hdf5::filters::Filter::Deflate(4),
+            ],
+        );
+        assert_eq!(
+            f,
+            "HDF5 /cube uint16 [10, 4, 3] [lines, samples, bands], chunks [5, 4, 3], filters: shuffle+deflate(4)"
+        );
+        assert_eq!(
+            describe_format(CubeDtype::F32, shape, None, &[]),
+            "HDF5 /cube float32 [10, 4, 3] [lines, samples, bands], contiguous, filters: none"
+        );
+    }
+
+    #[test]
+    fn data_kinds_parse() {
+        assert_eq!(parse_kind("Reflectance"), Some(DataKind::Reflectance));
+        assert_eq!(parse_kind("raw_dn"), Some(DataKind::RawDn));
+        assert_eq!(parse_kind("counts"), None);
+    }
+}
