@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashMap;
 use std::fs::File;
 
-use arrow_array::{Array, Float32Array, Float64Array, Int32Array, RecordBatch};
+use arrow_array::{Array, Float32Array, Float64Array, RecordBatch};
 use hsi_edge::calib::{CalibrationConfig, CalibrationPlan, Calibrator, CpuCalibrator};
 use hsi_edge::flatten::Profile;
 use hsi_edge::flatten::schema::{ID_COLUMNS, band_column_name};
@@ -22,6 +22,14 @@ fn read_parquet(path: &std::path::Path) -> Vec<RecordBatch> {
         .expect("reader")
         .map(|b| b.expect("batch"))
         .collect()
+}
+
+fn i32_col<'a>(b: &'a RecordBatch, name: &str) -> &'a arrow_array::Int32Array {
+    b.column_by_name(name)
+        .unwrap_or_else(|| panic!("column {name}"))
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .expect("i32")
 }
 
 fn f32_col<'a>(b: &'a RecordBatch, name: &str) -> &'a Float32Array {
@@ -213,7 +221,7 @@ fn stats_bands(cube: &std::path::Path) -> u64 {
 }
 
 #[test]
-fn plot_ndvi_matches_the_generator_and_field_profile_stays_close() {
+fn plot_ndvi_matches_the_generator_and_field_bins_are_means_of_full() {
     let dir = tempfile::tempdir().expect("tmp");
     let trial = support::small_trial(&dir.path().join("trial"), 96, 120, false, 1);
     let cube = &trial.cubes[0];
@@ -250,21 +258,48 @@ fn plot_ndvi_matches_the_generator_and_field_profile_stays_close() {
     let expected = expected_ndvi(&trial.expected_csv, &cube_id);
     assert_eq!(expected.len(), boxes.len());
     let got_full = ndvi_per_plot(&read_parquet(&full.output), &boxes);
-    let got_field = ndvi_per_plot(&read_parquet(&field.output), &boxes);
     let mae = |a: &HashMap<String, f64>| {
         expected.iter().map(|(k, e)| (a[k] - e).abs()).sum::<f64>() / expected.len() as f64
     };
     let mae_full = mae(&got_full);
     assert!(mae_full <= 0.01, "full NDVI MAE vs generator {mae_full}");
-    let mae_field_full = got_full
-        .iter()
-        .map(|(k, v)| (got_field[k] - v).abs())
-        .sum::<f64>()
-        / got_full.len() as f64;
-    assert!(
-        mae_field_full <= 0.01,
-        "field vs full NDVI MAE {mae_field_full}"
-    );
+    // The field profile is 4x4 bins of the same reflectance: each field value must equal the
+    // mean of the 16 full-resolution values of its bin (up to the 10-bit mantissa rounding).
+    // Its NDVI differs from the mean of per-pixel NDVI where bins mix crop and soil; that error
+    // is measured and reported by scripts/bench/size.sh, not asserted here.
+    let full_b = read_parquet(&full.output);
+    let field_b = read_parquet(&field.output);
+    let mut sums: HashMap<(i32, i32), [f64; 2]> = HashMap::new();
+    for b in &full_b {
+        let (l, s) = (i32_col(b, "line"), i32_col(b, "sample"));
+        let (red, nir) = (f32_col(b, "b0680"), f32_col(b, "b0800"));
+        for i in 0..b.num_rows() {
+            let e = sums
+                .entry((l.value(i) / 4, s.value(i) / 4))
+                .or_insert([0.0; 2]);
+            e[0] += f64::from(red.value(i)) / 16.0;
+            e[1] += f64::from(nir.value(i)) / 16.0;
+        }
+    }
+    let mut checked = 0;
+    for b in &field_b {
+        let (l, s) = (i32_col(b, "line"), i32_col(b, "sample"));
+        let (red, nir) = (f32_col(b, "b0680"), f32_col(b, "b0800"));
+        for i in 0..b.num_rows() {
+            let want = sums[&(l.value(i), s.value(i))];
+            for (got, want) in [(red.value(i), want[0]), (nir.value(i), want[1])] {
+                let rel = ((f64::from(got) - want) / want).abs();
+                assert!(
+                    rel < 1e-3,
+                    "bin ({}, {}): field {got} vs mean of full {want}",
+                    l.value(i),
+                    s.value(i)
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 24 * 30);
 }
 
 #[test]

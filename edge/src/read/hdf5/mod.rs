@@ -139,7 +139,13 @@ impl Hdf5Reader {
         hdf5::silence_errors(true);
         std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let file = hdf5::File::with_options()
-            .with_fapl(|p| p.chunk_cache(521, CHUNK_CACHE_BYTES, 0.75))
+            .with_fapl(|p| {
+                // Readers never lock: a raw cube is immutable once landed, and an inherited
+                // lock (a child process forked while a writer had the file open) must not
+                // make a read fail with EAGAIN.
+                p.chunk_cache(521, CHUNK_CACHE_BYTES, 0.75)
+                    .file_locking(false)
+            })
             .open(path)
             .map_err(|e| h5_error(path, "/", format!("cannot open as HDF5: {e}")))?;
 
