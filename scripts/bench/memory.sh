@@ -7,11 +7,7 @@ source "$(dirname "$0")/common.sh"
 size="${1:-2GB}"
 cube=$(synth_cube "$size")
 json=$("$bin" process -i "$cube" -o "$work/out-mem" --quiet --json)
-echo "$json" | "$HSI_PYTHON" -c '
-import json, sys
-s = json.loads(sys.stdin.readline())
-print(f"cube {s["cube_id"]}: raw {s["raw_bytes"]/1e9:.2f} GB, {s["rows"]} rows, {s["seconds"]:.1f} s")
-print(f"peak RSS {s["peak_rss_bytes"]/1e6:.0f} MB ({s["peak_rss_bytes"]/s["raw_bytes"]*100:.1f}% of the cube)")'
+echo "$json" | "$HSI_PYTHON" scripts/bench/summarize.py memory
 if [ -x /usr/bin/time ]; then
   /usr/bin/time -f "GNU time: max RSS %M kB" "$bin" process -i "$cube" -o "$work/out-mem" --quiet --json >/dev/null
 fi

@@ -56,9 +56,10 @@ def main():
     a, b = per_plot(full, plots), per_plot(field, plots)
     common = sorted(set(a) & set(b))
     mae_plot = np.mean([abs(a[p] - b[p]) for p in common])
-    # per bin: field row (L, S) covers full lines 4L..4L+3, samples 4S..4S+3
-    fl = full.column("line").to_numpy() // 4
-    fs = full.column("sample").to_numpy() // 4
+    # per bin: field row (L, S) covers full lines kL..kL+k-1, samples kS..kS+k-1
+    k = int(round((full.num_rows / field.num_rows) ** 0.5))
+    fl = full.column("line").to_numpy() // k
+    fs = full.column("sample").to_numpy() // k
     width = int(fs.max()) + 1
     key = fl.astype(np.int64) * width + fs
     sums = np.bincount(key, weights=ndvi(full))
@@ -69,7 +70,7 @@ def main():
     exp = {r["plot_id"]: float(r["ndvi_mean"]) for r in csv.DictReader(open(expected_csv)) if r["cube_id"] == cube_id}
     ce = sorted(set(a) & set(exp))
     mae_exp = np.mean([abs(a[p] - exp[p]) for p in ce]) if ce else float("nan")
-    print(f"NDVI MAE field vs full: per plot {mae_plot:.5f} ({len(common)} plots), per 4x4 bin {mae_bin:.5f}")
+    print(f"NDVI MAE field vs full: per plot {mae_plot:.5f} ({len(common)} plots), per {k}x{k} bin {mae_bin:.5f}")
     print(f"NDVI MAE full vs generator expectation: {mae_exp:.5f} ({len(ce)} plots)")
 
 

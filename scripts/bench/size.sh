@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Size ratio (raw cube bytes / Parquet bytes) for each profile, and the NDVI error of `field`
-# against `full` (per plot and per bin), plus `full` against the generator's expected NDVI.
+# (and of `field --binning 4`) against `full`, per plot and per pixel/bin, plus `full` against
+# the generator's expected NDVI.
 #   scripts/bench/size.sh [SIZE=512MB]
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 size="${1:-512MB}"
 cube=$(synth_cube "$size")
 dir=$(dirname "$(dirname "$cube")")
-for p in full field; do
-  "$bin" process -i "$cube" -o "$work/out-size" --profile "$p" --quiet --json
-done | "$HSI_PYTHON" -c '
-import json, sys
-for line in sys.stdin:
-    s = json.loads(line)
-    print(f"profile {s["profile"]:6}: {s["rows"]:>9} rows x {s["bands"]:>3} bands, raw {s["raw_bytes"]/1e6:9.1f} MB -> parquet {s["parquet_bytes"]/1e6:8.2f} MB, ratio {s["size_ratio"]:6.1f}x")'
+out="$work/out-size"
 id=$(basename "$cube" .h5)
-"$HSI_PYTHON" scripts/bench/ndvi_compare.py "$work/out-size/$id.full.parquet" "$work/out-size/$id.field.parquet" "$dir/plots.geojson" "$dir/expected_ndvi.csv" "$id"
+{
+  "$bin" process -i "$cube" -o "$out" --profile full --quiet --json
+  "$bin" process -i "$cube" -o "$out" --profile field --quiet --json
+  "$bin" process -i "$cube" -o "$out" --profile field --binning 4 --quiet --json
+} 2>/dev/null | "$HSI_PYTHON" scripts/bench/summarize.py size
+for variant in field field-bin4; do
+  echo "-- $variant"
+  "$HSI_PYTHON" scripts/bench/ndvi_compare.py "$out/$id.full.parquet" "$out/$id.$variant.parquet" "$dir/plots.geojson" "$dir/expected_ndvi.csv" "$id"
+done

@@ -76,6 +76,16 @@ pub struct ProcessArgs {
     /// Savitzky-Golay. Defaults follow DESIGN §5.
     #[arg(long, env = "HSI_CALIBRATION")]
     pub calibration: Option<PathBuf>,
+    /// Override the profile's k x k spatial binning.
+    #[arg(long)]
+    pub binning: Option<usize>,
+    /// Override the profile's band subset: keep the grid bands nearest these wavelengths (nm),
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub bands: Option<Vec<f32>>,
+    /// Override the profile's mantissa quantisation (bits kept, 1-23; 23 = lossless).
+    #[arg(long)]
+    pub mantissa_bits: Option<u8>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,

@@ -13,7 +13,19 @@ use crate::cli::ProcessArgs;
 use crate::progress::Bar;
 
 pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
-    let profile = Profile::by_name(&args.profile)?;
+    let mut profile = Profile::by_name(&args.profile)?;
+    if let Some(k) = args.binning {
+        profile.binning = k;
+        profile.name = format!("{}-bin{k}", profile.name);
+    }
+    if let Some(bands) = &args.bands {
+        profile.band_subset_nm = Some(bands.clone());
+        profile.name = format!("{}-{}bands", profile.name, bands.len());
+    }
+    if let Some(bits) = args.mantissa_bits {
+        profile.encoding.mantissa_bits = (bits < 23).then_some(bits);
+        profile.name = format!("{}-m{bits}", profile.name);
+    }
     let calibration = match &args.calibration {
         Some(p) => CalibrationConfig::from_toml_file(p)?,
         None => CalibrationConfig::default(),
