@@ -35,7 +35,8 @@ def resampling_matrix(wl, fwhm_in, grid):
     d = (wl[:, None] - grid[None, :]) / sigma
     m = np.exp(-0.5 * d * d)
     m[np.abs(d) > 3.0] = 0.0
-    m /= m.sum(axis=0, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m /= m.sum(axis=0, keepdims=True)
     return m.astype(np.float32)
 
 
@@ -64,8 +65,10 @@ def main():
     lo = np.ceil(wl[kept].min() / STEP) * STEP
     hi = np.floor(wl[kept].max() / STEP) * STEP
     grid = np.arange(lo, hi + STEP / 2, STEP, dtype=np.float32)
+    for blo, bhi in BAD_RANGES:  # no output band centred in a dropped range
+        grid = grid[~((grid >= blo) & (grid <= bhi))]
     m = resampling_matrix(wl[kept], fwhm[kept], grid)
-    good = m.sum(axis=0) > 0
+    good = np.isfinite(m).all(axis=0) & (m.sum(axis=0) > 0)
     grid, m = grid[good], m[:, good]
 
     gt = [float(v) for v in f.attrs["geotransform"]]
