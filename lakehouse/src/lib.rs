@@ -1,12 +1,35 @@
 //! # hsi-lakehouse
 //!
-//! The Iceberg side of the pipeline: Bronze/Silver/Gold tables, Gold indices and breeding
-//! decisions. This crate is a placeholder until issue 3 lands; today it only re-exports the
-//! Silver schema contract that the edge crate owns, so both sides agree on one definition.
+//! The Iceberg side of the pipeline (DESIGN §8): an Iceberg v2 lakehouse on iceberg-rust 0.10.
 //!
-//! ```
-//! let name = hsi_lakehouse::band_column_name(800.0);
-//! assert_eq!(name, "b0800");
+//! - [`catalog`]: the SQL catalog (SQLite embedded, PostgreSQL) over a local or S3 warehouse,
+//!   chosen by URL ([`LakehouseConfig`], [`open_catalog`]).
+//! - [`table`]: tables from Arrow schemas, the pipeline's namespaces and tables ([`init`]),
+//!   partitioned appends with snapshot properties, exactly-once appends keyed by snapshot
+//!   summary properties.
+//! - [`silver`]: the per-pixel reflectance table, with band-column schema evolution.
+//! - [`bronze`]: calibrated cubes as Zarr v3 and the `bronze.cubes` ledger.
+//! - [`snapshots`]: listing, time travel, rollback.
+//!
+//! Every function that touches a table takes `&dyn Catalog`, so the same code runs against
+//! the embedded SQLite catalog and, later, REST or Glue.
+//!
+//! ```no_run
+//! # async fn demo() -> hsi_lakehouse::Result<()> {
+//! use hsi_lakehouse::{LakehouseConfig, open_catalog, table};
+//! let catalog = open_catalog(&LakehouseConfig::local("/var/lib/hsi/warehouse")).await?;
+//! table::init(catalog.as_ref()).await?;
+//! # Ok(()) }
 //! ```
 
+pub mod bronze;
+pub mod catalog;
+pub mod error;
+pub mod silver;
+pub mod snapshots;
+pub mod table;
+
+pub use catalog::{LakehouseConfig, MetadataPointers, S3Config, open_catalog};
+pub use error::{Error, Result};
 pub use hsi_edge::flatten::schema::band_column_name;
+pub use table::{AppendOutcome, IdempotencyKey, init};
