@@ -1,30 +1,43 @@
 //! # hsi-lakehouse
 //!
-//! The Iceberg side of the pipeline: Bronze/Silver/Gold tables, Gold indices and breeding
-//! decisions (DESIGN §8).
+//! The Iceberg side of the pipeline (DESIGN §8): an Iceberg v2 lakehouse on iceberg-rust 0.10.
 //!
-//! ## Table of contents
-//! - [`refdata`]: reference data — plot boundaries (GeoJSON → `ref.field_boundaries`) and the
-//!   yield history (CSV → `ref.yield_history`).
-//! - [`gold`]: per-pixel vegetation indices, pixel → plot assignment, per-plot statistics
-//!   (`gold.plot_indices`), per crop/row/week aggregates (`gold.row_period_indices`) and the
-//!   partitions an incremental refresh must recompute.
-//! - [`breeding`]: versioned Advance/Discard rules and `gold.breeding_decisions`.
-//! - [`error`]: the crate's one error type.
+//! - [`catalog`]: the SQL catalog (SQLite embedded, PostgreSQL) over a local or S3 warehouse,
+//!   chosen by URL ([`LakehouseConfig`], [`open_catalog`]).
+//! - [`table`]: tables from Arrow schemas, the pipeline's namespaces and tables ([`init`]),
+//!   partitioned appends with snapshot properties, exactly-once appends keyed by snapshot
+//!   summary properties.
+//! - [`silver`]: the per-pixel reflectance table, with band-column schema evolution.
+//! - [`bronze`]: calibrated cubes as Zarr v3 and the `bronze.cubes` ledger.
+//! - [`snapshots`]: listing, time travel, rollback.
+//! - [`refdata`]: plot boundaries (GeoJSON) and yield history (CSV), validated.
+//! - [`gold`]: vegetation indices per pixel, plot and row × week, with a spatial index.
+//! - [`breeding`]: versioned Advance/Discard rules and decisions.
+//! - [`pipeline`]: the local end-to-end run (the README's main job).
 //!
-//! The modules above are pure computation: they take and return Arrow
-//! [`RecordBatch`](arrow_array::RecordBatch)es or plain structs, so they are testable without a
-//! catalog. Writing them to Iceberg is the table layer's job.
+//! Every function that touches a table takes `&dyn Catalog`, so the same code runs against
+//! the embedded SQLite catalog and, later, REST or Glue.
 //!
-//! ```
-//! let name = hsi_lakehouse::band_column_name(800.0);
-//! assert_eq!(name, "b0800");
+//! ```no_run
+//! # async fn demo() -> hsi_lakehouse::Result<()> {
+//! use hsi_lakehouse::{LakehouseConfig, open_catalog, table};
+//! let catalog = open_catalog(&LakehouseConfig::local("/var/lib/hsi/warehouse")).await?;
+//! table::init(catalog.as_ref()).await?;
+//! # Ok(()) }
 //! ```
 
 pub mod breeding;
+pub mod bronze;
+pub mod catalog;
 pub mod error;
 pub mod gold;
+pub mod pipeline;
 pub mod refdata;
+pub mod silver;
+pub mod snapshots;
+pub mod table;
 
+pub use catalog::{LakehouseConfig, MetadataPointers, S3Config, open_catalog};
 pub use error::{Error, Result};
 pub use hsi_edge::flatten::schema::band_column_name;
+pub use table::{AppendOutcome, IdempotencyKey, init};

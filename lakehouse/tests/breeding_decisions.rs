@@ -323,7 +323,7 @@ fn default_rules_file_parses() {
 fn unknown_and_missing_fields_are_rejected() {
     let with_typo = DEFAULT_RULES_TOML.replace("min_plots = 3", "min_plot = 3");
     let err = BreedingRules::from_toml_str(&with_typo, "rules.toml").unwrap_err();
-    assert!(matches!(err, Error::Config { .. }));
+    assert!(matches!(err, Error::ConfigFile { .. }));
     let msg = err.to_string();
     assert!(msg.starts_with("configuration rules.toml: "), "{msg}");
     assert!(msg.contains("unknown field `min_plot`"), "{msg}");

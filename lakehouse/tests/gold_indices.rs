@@ -145,7 +145,7 @@ fn a_band_column_of_the_wrong_type_is_an_error_naming_it() {
     )
     .unwrap();
     let err = compute_indices(&batch).unwrap_err();
-    assert!(matches!(err, Error::Arrow { .. }));
+    assert!(matches!(err, Error::ArrowData { .. }));
     assert_eq!(
         err.to_string(),
         "table `silver.reflectance`: Arrow: band column `b0800` has type Float64, expected Float32"

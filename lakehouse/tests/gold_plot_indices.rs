@@ -228,7 +228,7 @@ fn a_bad_batch_is_rejected_whole() {
         .project(&[0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13])
         .unwrap();
     let err = builder.push(&no_x).unwrap_err();
-    assert!(matches!(err, Error::Arrow { .. }));
+    assert!(matches!(err, Error::ArrowData { .. }));
     assert_eq!(
         err.to_string(),
         "table `silver.reflectance`: Arrow: missing column `x`"

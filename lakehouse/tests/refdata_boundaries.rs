@@ -153,7 +153,7 @@ fn reads_files_and_names_the_path_in_errors() {
 /// Parse, expect an `InvalidInput`, and return `(key, reason)`.
 fn reject(text: &str) -> (String, String) {
     match parse_boundaries(text, FILE).unwrap_err() {
-        Error::InvalidInput { file, key, reason } => {
+        Error::InvalidFile { file, key, reason } => {
             assert_eq!(file, FILE);
             (key, reason)
         }

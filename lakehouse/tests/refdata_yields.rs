@@ -89,7 +89,7 @@ fn reads_files() {
 /// Parse, expect an `InvalidInput`, and return its message without the file prefix.
 fn reject(text: &str) -> String {
     let err = parse_yields(text, FILE).unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(matches!(err, Error::InvalidFile { .. }), "{err:?}");
     assert!(!err.retryable());
     let msg = err.to_string();
     msg.strip_prefix(&format!("{FILE}: "))

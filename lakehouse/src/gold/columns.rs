@@ -57,18 +57,18 @@ pub(crate) fn make_batch(
     schema: SchemaRef,
     columns: Vec<ArrayRef>,
 ) -> Result<RecordBatch> {
-    RecordBatch::try_new(schema, columns).map_err(|e| Error::arrow(table, e.to_string()))
+    RecordBatch::try_new(schema, columns).map_err(|e| Error::arrow_data(table, e.to_string()))
 }
 
 /// Look up a column by name.
 pub(crate) fn column<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<&'a ArrayRef> {
     batch
         .column_by_name(name)
-        .ok_or_else(|| Error::arrow(table, format!("missing column `{name}`")))
+        .ok_or_else(|| Error::arrow_data(table, format!("missing column `{name}`")))
 }
 
 fn wrong_type(table: &str, name: &str, expected: &str, found: &DataType) -> Error {
-    Error::arrow(
+    Error::arrow_data(
         table,
         format!("column `{name}` has type {found}, expected {expected}"),
     )
@@ -137,7 +137,7 @@ pub(crate) fn required_str<'a>(
     row: usize,
 ) -> Result<&'a str> {
     col.get(row)
-        .ok_or_else(|| Error::arrow(table, format!("column `{name}` is null at row {row}")))
+        .ok_or_else(|| Error::arrow_data(table, format!("column `{name}` is null at row {row}")))
 }
 
 /// A timestamp column in any unit and time zone, read as microseconds since the epoch (UTC).
@@ -220,7 +220,7 @@ pub(crate) fn required<T: arrow_array::ArrowPrimitiveType>(
     name: &str,
     row: usize,
 ) -> Result<T::Native> {
-    opt(a, row).ok_or_else(|| Error::arrow(table, format!("column `{name}` is null at row {row}")))
+    opt(a, row).ok_or_else(|| Error::arrow_data(table, format!("column `{name}` is null at row {row}")))
 }
 
 /// A `List<Utf8>` column (elements in any string layout), read row by row.
@@ -236,7 +236,7 @@ impl StringListColumn<'_> {
     pub(crate) fn at(&self, row: usize) -> Result<Vec<String>> {
         let offsets = self.list.value_offsets();
         let (Some(&start), Some(&end)) = (offsets.get(row), offsets.get(row + 1)) else {
-            return Err(Error::arrow(
+            return Err(Error::arrow_data(
                 self.table,
                 format!("column `{}` has no row {row}", self.name),
             ));
@@ -248,7 +248,7 @@ impl StringListColumn<'_> {
             .map(|i| {
                 let i = usize::try_from(i).unwrap_or(usize::MAX);
                 self.values.get(i).map(str::to_owned).ok_or_else(|| {
-                    Error::arrow(
+                    Error::arrow_data(
                         self.table,
                         format!("column `{}` has a null element at row {row}", self.name),
                     )
@@ -305,7 +305,7 @@ pub(crate) fn required_date(
 ) -> Result<chrono::NaiveDate> {
     let days = required(a, table, name, row)?;
     days_to_date(days).ok_or_else(|| {
-        Error::arrow(
+        Error::arrow_data(
             table,
             format!("column `{name}` at row {row}: day {days} is out of range"),
         )

@@ -203,7 +203,7 @@ impl PixelIndices {
             .map(|&i| Arc::new(self.get(i).clone()) as ArrayRef)
             .collect();
         RecordBatch::try_new(indices_schema(), columns)
-            .map_err(|e| Error::arrow(SILVER, e.to_string()))
+            .map_err(|e| Error::arrow_data(SILVER, e.to_string()))
     }
 }
 
@@ -232,14 +232,14 @@ pub fn compute_indices_with(batch: &RecordBatch, bands: &IndexBands) -> Result<P
     let rows = batch.num_rows();
     let band = |b: &BandRef| -> Result<&Float32Array> {
         let array = batch.columns().get(b.column).ok_or_else(|| {
-            Error::arrow(SILVER, format!("band column {} is out of range", b.column))
+            Error::arrow_data(SILVER, format!("band column {} is out of range", b.column))
         })?;
         array
             .as_any()
             .downcast_ref::<Float32Array>()
             .ok_or_else(|| {
                 let name = batch.schema_ref().field(b.column).name().clone();
-                Error::arrow(
+                Error::arrow_data(
                     SILVER,
                     format!(
                         "band column `{name}` has type {}, expected Float32",

@@ -30,7 +30,7 @@ pub fn touched_partitions(silver_batches: &[RecordBatch]) -> Result<BTreeSet<(St
                 .micros(i)
                 .and_then(utc_date_from_micros)
                 .ok_or_else(|| {
-                    Error::arrow(
+                    Error::arrow_data(
                         SILVER,
                         format!("column `acquisition_time` is null or out of range at row {i}"),
                     )

@@ -201,7 +201,7 @@ impl<'a> PlotIndicesBuilder<'a> {
     /// Add one Silver batch. Either the whole batch is added or, on error, none of it.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
         if BandSet::from_schema(batch.schema_ref()).is_empty() {
-            return Err(Error::arrow(
+            return Err(Error::arrow_data(
                 SILVER,
                 "the batch has no band columns (bNNNN)",
             ));
@@ -218,13 +218,13 @@ impl<'a> PlotIndicesBuilder<'a> {
         for (i, plot) in located.iter().enumerate() {
             let Some(plot) = *plot else { continue };
             let micros = time.micros(i).ok_or_else(|| {
-                Error::arrow(
+                Error::arrow_data(
                     SILVER,
                     format!("column `acquisition_time` is null at row {i}"),
                 )
             })?;
             let date = utc_date_from_micros(micros).ok_or_else(|| {
-                Error::arrow(
+                Error::arrow_data(
                     SILVER,
                     format!("acquisition_time {micros} µs is out of range at row {i}"),
                 )
@@ -414,7 +414,7 @@ pub fn from_record_batch(batch: &RecordBatch) -> Result<Vec<PlotIndicesRow>> {
                 required_str(c, TABLE, n, i).map(str::to_owned)
             };
             if !check.is_valid(i) {
-                return Err(Error::arrow(
+                return Err(Error::arrow_data(
                     TABLE,
                     format!("column `is_check` is null at row {i}"),
                 ));

@@ -402,10 +402,10 @@ pub fn from_record_batch(batch: &RecordBatch) -> Result<Vec<Plot>> {
                     Ok(parts)
                 })
                 .map_err(|reason| {
-                    Error::arrow(TABLE, format!("column `geometry_wkt` at row {i}: {reason}"))
+                    Error::arrow_data(TABLE, format!("column `geometry_wkt` at row {i}: {reason}"))
                 })?;
             if !check_col.is_valid(i) {
-                return Err(Error::arrow(
+                return Err(Error::arrow_data(
                     TABLE,
                     format!("column `is_check` is null at row {i}"),
                 ));

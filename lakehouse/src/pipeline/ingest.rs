@@ -1,0 +1,181 @@
+//! One cube into Bronze (Zarr + `bronze.cubes`) and Silver, exactly once.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use chrono::{NaiveDate, Utc};
+use hsi_edge::calib::{CalibrationConfig, CalibrationPlan, Calibrator};
+use hsi_edge::cube::blocks;
+use hsi_edge::flatten::{Flattener, Pipeline};
+use hsi_edge::process::lines_per_block;
+use hsi_edge::read;
+use iceberg::Catalog;
+use sha2::{Digest, Sha256};
+
+use crate::bronze::{self, BronzeCube};
+use crate::error::{Error, Result};
+use crate::gold::touched_partitions;
+use crate::silver::append_silver;
+use crate::table::{AppendOutcome, IdempotencyKey, silver_reflectance};
+
+/// What happened to one cube.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CubeStatus {
+    /// Already in `bronze.cubes` at this calibration version; nothing done.
+    Skipped,
+    /// Written (or its Silver commit found from an earlier, interrupted run).
+    Ingested {
+        /// Silver rows.
+        rows: u64,
+        /// The Silver snapshot holding them.
+        silver_snapshot_id: Option<i64>,
+    },
+}
+
+/// The outcome of [`ingest_cube`].
+#[derive(Debug, Clone)]
+pub struct CubeOutcome {
+    /// Cube id.
+    pub cube_id: String,
+    /// Farm id.
+    pub farm_id: String,
+    /// Calibration version.
+    pub calibration_version: String,
+    /// Skipped or ingested.
+    pub status: CubeStatus,
+    /// The (farm, date) Silver partitions this cube wrote.
+    pub touched: BTreeSet<(String, NaiveDate)>,
+}
+
+/// Ingest one raw cube (see the module docs of [`super`]).
+pub async fn ingest_cube(
+    catalog: &dyn Catalog,
+    zarr_root: &Path,
+    path: &Path,
+    calibration: &CalibrationConfig,
+    calibrator: &mut dyn Calibrator,
+) -> Result<CubeOutcome> {
+    let mut reader = read::open(path)?;
+    let info = reader.info().clone();
+    let plan = CalibrationPlan::build(&info, calibration)?;
+    let h = &info.header;
+    let mut outcome = CubeOutcome {
+        cube_id: h.cube_id.clone(),
+        farm_id: h.farm_id.clone(),
+        calibration_version: plan.version.clone(),
+        status: CubeStatus::Skipped,
+        touched: BTreeSet::new(),
+    };
+    if bronze::is_processed(catalog, &h.cube_id, &plan.version).await? {
+        tracing::info!(cube_id = %h.cube_id, version = %plan.version, "already in bronze.cubes; skipped");
+        return Ok(outcome);
+    }
+
+    // One pass: calibrate each block, hand it to the Zarr writer and flatten it for Silver.
+    let flattener = Flattener::new(h, &plan, Pipeline::Batch, None);
+    let step = lines_per_block(info.shape.samples, info.shape.bands, plan.binning);
+    let mut silver: Vec<RecordBatch> = Vec::new();
+    let mut first_error: Option<Error> = None;
+    let zarr = {
+        let mut iter = blocks(reader.as_mut(), step);
+        let silver = &mut silver;
+        let first_error = &mut first_error;
+        let plan = &plan;
+        let stream = std::iter::from_fn(move || {
+            let block = match iter.next()? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(Error::from(e))),
+            };
+            let out = calibrator.calibrate(plan, &block).and_then(|cal| {
+                if let Some(batch) = flattener.flatten(&cal)? {
+                    silver.push(batch);
+                }
+                Ok((cal.first_line, cal.data))
+            });
+            match out {
+                Ok(v) => Some(Ok(v)),
+                Err(e) => {
+                    let msg = e.to_string();
+                    *first_error = Some(Error::from(e));
+                    Some(Err(Error::InvalidInput { reason: msg }))
+                }
+            }
+        });
+        bronze::write_zarr(
+            zarr_root,
+            &h.cube_id,
+            &plan.version,
+            [plan.out_lines, plan.out_samples, plan.grid_nm.len()],
+            &plan.grid_nm,
+            stream,
+        )
+    };
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let zarr = zarr?;
+    let rows: u64 = silver.iter().map(|b| b.num_rows() as u64).sum();
+    outcome.touched = touched_partitions(&silver)?;
+
+    let key = IdempotencyKey::cube(&h.cube_id, &plan.version)?;
+    let appended = append_silver(catalog, &silver_reflectance(), &silver, &plan.version, &key).await?;
+    drop(silver);
+    let snapshot = appended.snapshot_id();
+    if let AppendOutcome::AlreadyCommitted { snapshot_id } = appended {
+        tracing::info!(cube_id = %h.cube_id, snapshot_id, "Silver already committed by an earlier run");
+    }
+
+    bronze::record_cube(
+        catalog,
+        &BronzeCube {
+            cube_id: h.cube_id.clone(),
+            farm_id: h.farm_id.clone(),
+            field_id: h.field_id.clone(),
+            sensor_id: h.sensor_id.clone(),
+            region: h.region.clone(),
+            acquisition_time: h.acquisition_time,
+            raw_uri: file_uri(path),
+            raw_sha256: sha256_file(path)?,
+            zarr_uri: zarr.uri.clone(),
+            lines: u32::try_from(plan.out_lines).unwrap_or(u32::MAX),
+            samples: u32::try_from(plan.out_samples).unwrap_or(u32::MAX),
+            bands: u32::try_from(plan.grid_nm.len()).unwrap_or(u32::MAX),
+            wavelengths_nm: plan.grid_nm.clone(),
+            calibration_version: plan.version.clone(),
+            processed_at: Utc::now(),
+        },
+    )
+    .await?;
+    tracing::info!(cube_id = %h.cube_id, rows, zarr = %zarr.uri, "cube ingested");
+    outcome.status = CubeStatus::Ingested {
+        rows,
+        silver_snapshot_id: snapshot,
+    };
+    Ok(outcome)
+}
+
+fn file_uri(path: &Path) -> String {
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    format!("file://{}", abs.display())
+}
+
+/// SHA-256 of a file, streamed in 1 MiB reads.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
