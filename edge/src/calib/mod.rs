@@ -49,10 +49,13 @@ pub mod badbands;
 pub mod binning;
 pub mod config;
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod plan;
 pub mod radiometric;
 pub mod resample;
 pub mod savgol;
+pub mod select;
 pub mod version;
 
 pub use config::{BadBands, CalibrationConfig, EmpiricalLine, Grid, SavGol};
