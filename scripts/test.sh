@@ -6,5 +6,8 @@ cd "$(dirname "$0")/.."
 eval "$(scripts/bootstrap.sh)"
 # The interop tests must not silently skip here: pyarrow is installed by bootstrap.
 export HSI_REQUIRE_PYTHON=1
+# moto_server (S3 protocol) comes from the same venv; the S3-warehouse test starts it.
+export HSI_MOTO_SERVER="$(dirname "$HSI_PYTHON")/moto_server"
+export HSI_REQUIRE_MOTO=1
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc

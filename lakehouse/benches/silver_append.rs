@@ -12,7 +12,9 @@
 //! Parquet file that the Python side loads (untimed) before timing `append`. Each side appends
 //! `BENCH_REPS` times into its own fresh warehouse; the median is reported. Throughput is
 //! rows/s and MB/s of the Arrow data (in-memory size of the batches, identical for both).
-//! The pyiceberg side runs when `HSI_PYTHON` (default `python3`) imports pyiceberg.
+//! The pyiceberg side runs when `HSI_PYTHON` (default `python3`) imports pyiceberg and
+//! pyiceberg-core (needed for its partitioned writes). Under `cargo test --all-targets` (no
+//! `--bench` argument) the bench only does a 4 000-row smoke run of the Rust side.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -94,6 +96,26 @@ fn cube_batch(
     }
 }
 
+/// Bytes of the Parquet data files under `dir` (recursively).
+fn parquet_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                parquet_bytes(&p)
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -120,12 +142,22 @@ async fn fresh_lake(dir: &Path) -> (LakehouseConfig, Arc<dyn iceberg::Catalog>) 
 
 #[tokio::main]
 async fn main() {
-    let rows = env_usize("BENCH_ROWS", 200_000);
-    let reps = env_usize("BENCH_REPS", 3).max(1);
+    // `cargo bench` passes `--bench`; under `cargo test --all-targets` this is a smoke run.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let rows = if smoke {
+        4_000
+    } else {
+        env_usize("BENCH_ROWS", 200_000)
+    };
+    let reps = if smoke {
+        1
+    } else {
+        env_usize("BENCH_REPS", 3).max(1)
+    };
     let grid = default_vnir_grid();
     let samples = 500;
     let lines_per_cube = (rows / 4).div_ceil(samples);
-    let batches: Vec<RecordBatch> = [
+    let cubes: Vec<RecordBatch> = [
         ("farm-a", 14),
         ("farm-a", 15),
         ("farm-b", 14),
@@ -133,17 +165,21 @@ async fn main() {
     ]
     .iter()
     .enumerate()
-    .flat_map(|(i, (farm, day))| {
-        // Edge-sized batches: 64 lines each.
-        let cube = cube_batch(i, farm, *day, lines_per_cube, samples, &grid);
-        (0..cube.num_rows())
-            .step_by(64 * samples)
-            .map(move |off| cube.slice(off, (64 * samples).min(cube.num_rows() - off)))
-            .collect::<Vec<_>>()
-    })
+    .map(|(i, (farm, day))| cube_batch(i, farm, *day, lines_per_cube, samples, &grid))
     .collect();
+    // Arrow bytes of the data, measured before slicing (slices share their cube's buffers).
+    let bytes: usize = cubes.iter().map(|b| b.get_array_memory_size()).sum();
+    // Edge-sized batches: 64 lines each.
+    let step = 64 * samples;
+    let batches: Vec<RecordBatch> = cubes
+        .iter()
+        .flat_map(|cube| {
+            (0..cube.num_rows())
+                .step_by(step)
+                .map(move |off| cube.slice(off, step.min(cube.num_rows() - off)))
+        })
+        .collect();
     let total_rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
     let mb = bytes as f64 / 1e6;
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     eprintln!(
@@ -185,13 +221,22 @@ async fn main() {
 
     // pyiceberg.
     let python = std::env::var("HSI_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if smoke {
+        println!("pyiceberg: not run in smoke mode (use cargo bench)");
+        return;
+    }
     let has_pyiceberg = Command::new(&python)
-        .args(["-c", "import pyiceberg, pyarrow, sqlalchemy"])
+        .args([
+            "-c",
+            "import pyiceberg, pyiceberg_core, pyarrow, sqlalchemy",
+        ])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !has_pyiceberg {
-        println!("pyiceberg: SKIPPED ({python} cannot import pyiceberg; set HSI_PYTHON)");
+        println!(
+            "pyiceberg: SKIPPED ({python} cannot import pyiceberg + pyiceberg_core; set HSI_PYTHON)"
+        );
         return;
     }
     let py_dir = tmp.path().join("py");
@@ -232,4 +277,11 @@ async fn main() {
         mb / p
     );
     println!("ratio (pyiceberg time / hsi-lakehouse time): {:.2}x", p / r);
+    let per_rep =
+        |dir: &Path| parquet_bytes(&dir.join("silver/reflectance/data")) as f64 / reps as f64 / 1e6;
+    println!(
+        "Parquet written per append: hsi-lakehouse {:.1} MB (ZSTD(1), BYTE_STREAM_SPLIT floats), pyiceberg {:.1} MB (its defaults)",
+        per_rep(&tmp.path().join("rust")),
+        per_rep(&py_dir)
+    );
 }

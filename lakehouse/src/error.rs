@@ -178,10 +178,14 @@ impl Error {
             Error::Iceberg { source, .. } => {
                 source.retryable() || source.kind() == iceberg::ErrorKind::CatalogCommitConflicts
             }
-            Error::Sql { source, .. } => matches!(
-                source,
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-            ),
+            Error::Sql { source, .. } => match source {
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+                // SQLite busy/locked, PostgreSQL serialization failure / deadlock.
+                sqlx::Error::Database(db) => {
+                    matches!(db.code().as_deref(), Some("5" | "6" | "40001" | "40P01"))
+                }
+                _ => false,
+            },
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted

@@ -26,7 +26,8 @@ fn python() -> Option<String> {
     if ok {
         return Some(py);
     }
-    let msg = format!("SKIPPED: {py} cannot import pyiceberg (run `eval \"$(scripts/bootstrap.sh)\"`)");
+    let msg =
+        format!("SKIPPED: {py} cannot import pyiceberg (run `eval \"$(scripts/bootstrap.sh)\"`)");
     if std::env::var_os("HSI_REQUIRE_PYTHON").is_some() {
         panic!("{msg} and HSI_REQUIRE_PYTHON is set");
     }
@@ -76,7 +77,9 @@ async fn local_pipeline_fills_every_table_once_and_pyiceberg_agrees() {
     let trial = synth::generate(&cfg, &spectra, &dir.path().join("trial")).expect("synth");
     let warehouse = dir.path().join("warehouse");
     std::fs::create_dir_all(&warehouse).expect("mkdir");
-    let catalog = open_catalog(&LakehouseConfig::local(&warehouse)).await.expect("catalog");
+    let catalog = open_catalog(&LakehouseConfig::local(&warehouse))
+        .await
+        .expect("catalog");
     let inputs = RunInputs {
         cubes: trial.cubes.clone(),
         plots: trial.plots_geojson.clone(),
@@ -84,10 +87,17 @@ async fn local_pipeline_fills_every_table_once_and_pyiceberg_agrees() {
     };
     let rules = BreedingRules::embedded().expect("rules");
     let calibration = CalibrationConfig::default();
-    let run = |cal: &mut CpuCalibrator| {
-        pipeline::run_local(catalog.as_ref(), &warehouse.join("bronze_zarr"), &inputs, &calibration, cal, &rules)
-    };
-    let first = run(&mut CpuCalibrator::default()).await.expect("first run");
+    let zarr_root = warehouse.join("bronze_zarr");
+    let first = pipeline::run_local(
+        catalog.as_ref(),
+        &zarr_root,
+        &inputs,
+        &calibration,
+        &mut CpuCalibrator::default(),
+        &rules,
+    )
+    .await
+    .expect("first run");
     assert!(first.failed.is_empty(), "{:?}", first.failed);
     assert_eq!(first.cubes.len(), 2);
     for c in &first.cubes {
@@ -101,7 +111,16 @@ async fn local_pipeline_fills_every_table_once_and_pyiceberg_agrees() {
     assert_eq!(gold.plot_rows, 6 * 2);
 
     // A re-run skips both cubes and appends nothing anywhere.
-    let second = run(&mut CpuCalibrator::default()).await.expect("second run");
+    let second = pipeline::run_local(
+        catalog.as_ref(),
+        &zarr_root,
+        &inputs,
+        &calibration,
+        &mut CpuCalibrator::default(),
+        &rules,
+    )
+    .await
+    .expect("second run");
     assert!(second.cubes.iter().all(|c| c.status == CubeStatus::Skipped));
 
     let Some(py) = python() else { return };
@@ -110,8 +129,15 @@ async fn local_pipeline_fills_every_table_once_and_pyiceberg_agrees() {
     let info = reader.info().clone();
     let plan = CalibrationPlan::build(&info, &calibration).expect("plan");
     let block = reader.read_block(0, LINES).expect("read");
-    let cal = CpuCalibrator::default().calibrate(&plan, &block).expect("calibrate");
-    let col = |nm: f32| plan.grid_nm.iter().position(|&g| (g - nm).abs() < 0.5).expect("band");
+    let cal = CpuCalibrator::default()
+        .calibrate(&plan, &block)
+        .expect("calibrate");
+    let col = |nm: f32| {
+        plan.grid_nm
+            .iter()
+            .position(|&g| (g - nm).abs() < 0.5)
+            .expect("band")
+    };
     let probes = [(0usize, 0usize), (50, 61), (95, 119)];
     let out = Command::new(&py)
         .arg("-c")
@@ -121,7 +147,11 @@ async fn local_pipeline_fills_every_table_once_and_pyiceberg_agrees() {
         .arg(serde_json::to_string(&probes).expect("json"))
         .output()
         .expect("python runs");
-    assert!(out.status.success(), "pyiceberg oracle failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pyiceberg oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
 
     let rows = |t: &str| v[t]["rows"].as_u64().expect("rows");
@@ -132,12 +162,31 @@ async fn local_pipeline_fills_every_table_once_and_pyiceberg_agrees() {
     assert_eq!(rows("gold.plot_indices"), 12);
     assert!(rows("gold.row_period_indices") > 0);
     assert!(rows("gold.breeding_decisions") > 0);
-    assert_eq!(v["silver.reflectance"]["spec"], serde_json::json!(["identity(farm_id)", "day(acquisition_time)"]));
-    assert_eq!(v["gold.plot_indices"]["spec"], serde_json::json!(["identity(farm_id)", "month(acquisition_date)"]));
-    assert_eq!(v["gold.breeding_decisions"]["spec"], serde_json::json!(["identity(season)"]));
-    let silver_summaries = v["silver.reflectance"]["summaries"].as_array().expect("snapshots");
-    assert_eq!(silver_summaries.len(), 2, "one Silver snapshot per cube, none from the re-run");
-    assert!(silver_summaries.iter().all(|s| s["hsi.calibration.version"] == plan.version.as_str()));
+    assert_eq!(
+        v["silver.reflectance"]["spec"],
+        serde_json::json!(["identity(farm_id)", "day(acquisition_time)"])
+    );
+    assert_eq!(
+        v["gold.plot_indices"]["spec"],
+        serde_json::json!(["identity(farm_id)", "month(acquisition_date)"])
+    );
+    assert_eq!(
+        v["gold.breeding_decisions"]["spec"],
+        serde_json::json!(["identity(season)"])
+    );
+    let silver_summaries = v["silver.reflectance"]["summaries"]
+        .as_array()
+        .expect("snapshots");
+    assert_eq!(
+        silver_summaries.len(),
+        2,
+        "one Silver snapshot per cube, none from the re-run"
+    );
+    assert!(
+        silver_summaries
+            .iter()
+            .all(|s| s["hsi.calibration.version"] == plan.version.as_str())
+    );
 
     for (i, &(l, s)) in probes.iter().enumerate() {
         for (j, nm) in [680.0, 800.0].into_iter().enumerate() {
@@ -152,13 +201,24 @@ async fn local_pipeline_fills_every_table_once_and_pyiceberg_agrees() {
     assert_eq!(gold_rows.len(), expected.len());
     let mut err = 0.0;
     for r in gold_rows {
-        let key = (r[0].as_str().expect("plot").to_owned(), r[1].as_str().expect("date").to_owned());
-        let want = expected.get(&key).unwrap_or_else(|| panic!("no expectation for {key:?}"));
+        let key = (
+            r[0].as_str().expect("plot").to_owned(),
+            r[1].as_str().expect("date").to_owned(),
+        );
+        let want = expected
+            .get(&key)
+            .unwrap_or_else(|| panic!("no expectation for {key:?}"));
         err += (r[2].as_f64().expect("ndvi") - want).abs();
     }
     let mae = err / gold_rows.len() as f64;
     assert!(mae <= 0.01, "Gold NDVI MAE vs generator {mae}");
-    assert!(v["decisions"].as_array().expect("decisions").iter().all(|d| d == "Advance" || d == "Discard"));
+    assert!(
+        v["decisions"]
+            .as_array()
+            .expect("decisions")
+            .iter()
+            .all(|d| d == "Advance" || d == "Discard")
+    );
 }
 
 /// (plot_id, acquisition date) → expected NDVI, from the generator's CSV.
@@ -166,10 +226,20 @@ fn expected_ndvi(path: &Path) -> HashMap<(String, String), f64> {
     let text = std::fs::read_to_string(path).expect("csv");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let col = |n: &str| header.iter().position(|h| *h == n).unwrap_or_else(|| panic!("column {n}"));
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| *h == n)
+            .unwrap_or_else(|| panic!("column {n}"))
+    };
     let (p, t, n) = (col("plot_id"), col("acquisition_time"), col("ndvi_mean"));
     lines
         .map(|l| l.split(',').collect::<Vec<_>>())
-        .map(|r| ((r[p].to_owned(), r[t][..10].to_owned()), r[n].parse().expect("ndvi")))
+        .map(|r| {
+            (
+                (r[p].to_owned(), r[t][..10].to_owned()),
+                r[n].parse().expect("ndvi"),
+            )
+        })
         .collect()
 }

@@ -220,7 +220,8 @@ pub(crate) fn required<T: arrow_array::ArrowPrimitiveType>(
     name: &str,
     row: usize,
 ) -> Result<T::Native> {
-    opt(a, row).ok_or_else(|| Error::arrow_data(table, format!("column `{name}` is null at row {row}")))
+    opt(a, row)
+        .ok_or_else(|| Error::arrow_data(table, format!("column `{name}` is null at row {row}")))
 }
 
 /// A `List<Utf8>` column (elements in any string layout), read row by row.

@@ -20,7 +20,9 @@ use iceberg::spec::Datum;
 use super::tables;
 use crate::breeding::{BreedingRules, DecisionRow, decide};
 use crate::error::{Error, Result};
-use crate::gold::{PlotIndicesBuilder, PlotIndicesRow, compute_row_period, plot_indices, row_period};
+use crate::gold::{
+    PlotIndicesBuilder, PlotIndicesRow, compute_row_period, plot_indices, row_period,
+};
 use crate::refdata::{Plot, YieldRow};
 use crate::table::{IdempotencyKey, append_batches_once, silver_reflectance};
 
@@ -71,7 +73,10 @@ pub async fn refresh(
             let end = start + 86_400_000_000;
             let filter = Reference::new("farm_id")
                 .equal_to(Datum::string(farm))
-                .and(Reference::new("acquisition_time").greater_than_or_equal_to(Datum::timestamptz_micros(start)))
+                .and(
+                    Reference::new("acquisition_time")
+                        .greater_than_or_equal_to(Datum::timestamptz_micros(start)),
+                )
                 .and(Reference::new("acquisition_time").less_than(Datum::timestamptz_micros(end)));
             let mut stream = silver
                 .scan()
@@ -82,15 +87,26 @@ pub async fn refresh(
                 .to_arrow()
                 .await
                 .map_err(Error::iceberg("scan silver"))?;
-            while let Some(batch) = stream.try_next().await.map_err(Error::iceberg("read silver"))? {
+            while let Some(batch) = stream
+                .try_next()
+                .await
+                .map_err(Error::iceberg("read silver"))?
+            {
                 builder.push(&batch)?;
             }
         }
         let rows = builder.finish();
         summary.plot_rows = rows.len();
-        let key = IdempotencyKey::new(PROP_GOLD_SOURCE, snapshot.to_string())?;
+        let key = IdempotencyKey::new([(PROP_GOLD_SOURCE, snapshot.to_string())])?;
         let batch = plot_indices::to_record_batch(&rows)?;
-        append_batches_once(catalog, &tables::plot_indices(), &[batch], BTreeMap::new(), &key).await?;
+        append_batches_once(
+            catalog,
+            &tables::plot_indices(),
+            &[batch],
+            BTreeMap::new(),
+            &key,
+        )
+        .await?;
     }
 
     // Row × week and decisions come from the current plot-date rows (Gold is small).
@@ -110,14 +126,28 @@ pub async fn refresh(
         decisions.extend(decide(&current, yields, rules, *season));
     }
     if let Some(snapshot) = summary.silver_snapshot_id.filter(|_| !touched.is_empty()) {
-        let key = IdempotencyKey::new(PROP_GOLD_SOURCE, snapshot.to_string())?;
+        let key = IdempotencyKey::new([(PROP_GOLD_SOURCE, snapshot.to_string())])?;
         if !periods.is_empty() {
             let batch = row_period::to_record_batch(&periods)?;
-            append_batches_once(catalog, &tables::row_period_indices(), &[batch], BTreeMap::new(), &key).await?;
+            append_batches_once(
+                catalog,
+                &tables::row_period_indices(),
+                &[batch],
+                BTreeMap::new(),
+                &key,
+            )
+            .await?;
         }
         if !decisions.is_empty() {
             let batch = crate::breeding::decide::to_record_batch(&decisions)?;
-            append_batches_once(catalog, &tables::breeding_decisions(), &[batch], BTreeMap::new(), &key).await?;
+            append_batches_once(
+                catalog,
+                &tables::breeding_decisions(),
+                &[batch],
+                BTreeMap::new(),
+                &key,
+            )
+            .await?;
         }
     } else if seasons.is_empty() {
         // Nothing new: report the decisions of every season Gold holds.
@@ -161,7 +191,12 @@ pub async fn read_plot_rows(catalog: &dyn Catalog) -> Result<Vec<PlotIndicesRow>
 pub fn latest_plot_rows(rows: Vec<PlotIndicesRow>) -> Vec<PlotIndicesRow> {
     let mut best: BTreeMap<(String, String, String, NaiveDate), PlotIndicesRow> = BTreeMap::new();
     for r in rows {
-        let k = (r.farm_id.clone(), r.field_id.clone(), r.plot_id.clone(), r.acquisition_date);
+        let k = (
+            r.farm_id.clone(),
+            r.field_id.clone(),
+            r.plot_id.clone(),
+            r.acquisition_date,
+        );
         match best.get(&k) {
             Some(old) if old.silver_snapshot_id >= r.silver_snapshot_id => {}
             _ => {

@@ -120,7 +120,8 @@ pub async fn ingest_cube(
     outcome.touched = touched_partitions(&silver)?;
 
     let key = IdempotencyKey::cube(&h.cube_id, &plan.version)?;
-    let appended = append_silver(catalog, &silver_reflectance(), &silver, &plan.version, &key).await?;
+    let appended =
+        append_silver(catalog, &silver_reflectance(), &silver, &plan.version, &key).await?;
     drop(silver);
     let snapshot = appended.snapshot_id();
     if let AppendOutcome::AlreadyCommitted { snapshot_id } = appended {

@@ -55,7 +55,7 @@ async fn append_file(
         source,
     })?;
     let sha = hex::encode(Sha256::digest(&bytes));
-    let key = IdempotencyKey::new(PROP_REF_SHA256, sha)?;
+    let key = IdempotencyKey::new([(PROP_REF_SHA256, sha)])?;
     let props = BTreeMap::from([(
         PROP_REF_FILE.to_owned(),
         path.file_name()

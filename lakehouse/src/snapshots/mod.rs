@@ -23,7 +23,7 @@ pub use rollback::{RollbackPlan, commit_rollback, prepare_rollback, rollback};
 use crate::error::{Error, Result};
 
 /// One snapshot, flattened for display and tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SnapshotInfo {
     /// Snapshot id.
     pub id: i64,

@@ -76,6 +76,10 @@ pub struct ProcessArgs {
     /// Savitzky-Golay. Defaults follow DESIGN §5.
     #[arg(long, env = "HSI_CALIBRATION")]
     pub calibration: Option<PathBuf>,
+    /// Calibration device: `auto` (CUDA when built with the `cuda` feature and a GPU is found,
+    /// else CPU, with a log line saying why), `cpu` or `cuda`.
+    #[arg(long, default_value = "auto", env = "HSI_DEVICE")]
+    pub device: hsi_edge::calib::select::Device,
     /// Override the profile's k x k spatial binning.
     #[arg(long)]
     pub binning: Option<usize>,
@@ -121,6 +125,9 @@ pub struct SynthArgs {
 pub struct InspectArgs {
     /// The cube (.h5, or ENVI .hdr/binary).
     pub cube: PathBuf,
+    /// Calibration device to report (`auto`, `cpu`, `cuda`).
+    #[arg(long, default_value = "auto", env = "HSI_DEVICE")]
+    pub device: hsi_edge::calib::select::Device,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,

@@ -14,13 +14,24 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "hsi", version, max_term_width = 100)]
 pub struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "HSI_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "HSI_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
     /// More logging (-v info, -vv debug). `RUST_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Warehouse directory (local) or s3://bucket/prefix.
-    #[arg(long, global = true, default_value = "hsi-warehouse", env = "HSI_WAREHOUSE")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "hsi-warehouse",
+        env = "HSI_WAREHOUSE"
+    )]
     pub warehouse: String,
     /// SQL catalog URL (sqlite://PATH?mode=rwc or postgres://...); default:
     /// sqlite://WAREHOUSE/catalog.db?mode=rwc.

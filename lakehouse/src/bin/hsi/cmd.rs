@@ -35,7 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let catalog = open_catalog(&cfg).await?;
             let pointers = MetadataPointers::connect(&cfg).await?;
             let ident = parse_ident(&table)?;
-            snapshots::rollback::rollback(catalog.as_ref(), &pointers, &ident, to).await?;
+            snapshots::rollback(catalog.as_ref(), &pointers, &ident, to).await?;
             println!("{table}: main now points at snapshot {to}");
             Ok(ExitCode::SUCCESS)
         }
@@ -43,9 +43,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn parse_ident(name: &str) -> anyhow::Result<iceberg::TableIdent> {
-    let (ns, t) = name
-        .split_once('.')
-        .with_context(|| format!("table `{name}` must be NAMESPACE.TABLE, e.g. silver.reflectance"))?;
+    let (ns, t) = name.split_once('.').with_context(|| {
+        format!("table `{name}` must be NAMESPACE.TABLE, e.g. silver.reflectance")
+    })?;
     Ok(table::ident(ns, t))
 }
 
@@ -53,12 +53,21 @@ async fn run_pipeline(cfg: &LakehouseConfig, args: RunArgs) -> anyhow::Result<Ex
     let inputs = match &args.cubes {
         Some(dir) => RunInputs {
             cubes: list_cubes(dir)?,
-            plots: args.plots.clone().context("--plots FILE is required with --cubes")?,
-            yields: args.yields.clone().context("--yields FILE is required with --cubes")?,
+            plots: args
+                .plots
+                .clone()
+                .context("--plots FILE is required with --cubes")?,
+            yields: args
+                .yields
+                .clone()
+                .context("--yields FILE is required with --cubes")?,
         },
         None => {
             let dir = args.trial_dir.clone().unwrap_or_else(|| {
-                Path::new(&cfg.warehouse).parent().unwrap_or(Path::new(".")).join("hsi-trial")
+                Path::new(&cfg.warehouse)
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join("hsi-trial")
             });
             let mut sc = SynthConfig::with_target_bytes(SynthConfig::parse_size(&args.synth_size)?);
             sc.n_cubes = args.synth_cubes.max(1);
@@ -83,7 +92,11 @@ async fn run_pipeline(cfg: &LakehouseConfig, args: RunArgs) -> anyhow::Result<Ex
         .with_context(|| format!("creating warehouse {}", cfg.warehouse))?;
     let catalog = open_catalog(cfg).await?;
     let zarr_root = Path::new(&cfg.warehouse).join("bronze_zarr");
-    println!("processing {} cube(s) into {} ...", inputs.cubes.len(), cfg.warehouse);
+    println!(
+        "processing {} cube(s) into {} ...",
+        inputs.cubes.len(),
+        cfg.warehouse
+    );
     let summary = pipeline::run_local(
         catalog.as_ref(),
         &zarr_root,
@@ -94,7 +107,11 @@ async fn run_pipeline(cfg: &LakehouseConfig, args: RunArgs) -> anyhow::Result<Ex
     )
     .await?;
     print_summary(cfg, &summary, &rules);
-    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if summary.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn list_cubes(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -111,11 +128,19 @@ fn print_summary(cfg: &LakehouseConfig, s: &RunSummary, rules: &BreedingRules) {
     println!("\ncubes:");
     for c in &s.cubes {
         match &c.status {
-            CubeStatus::Skipped => println!("  {:<24} skipped (already in bronze.cubes at {})", c.cube_id, c.calibration_version),
-            CubeStatus::Ingested { rows, silver_snapshot_id } => println!(
+            CubeStatus::Skipped => println!(
+                "  {:<24} skipped (already in bronze.cubes at {})",
+                c.cube_id, c.calibration_version
+            ),
+            CubeStatus::Ingested {
+                rows,
+                silver_snapshot_id,
+            } => println!(
                 "  {:<24} {rows:>9} Silver rows  snapshot {}  ({})",
                 c.cube_id,
-                silver_snapshot_id.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                silver_snapshot_id
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 c.calibration_version
             ),
         }
@@ -124,7 +149,8 @@ fn print_summary(cfg: &LakehouseConfig, s: &RunSummary, rules: &BreedingRules) {
         println!("  FAILED {}: {e}", p.display());
     }
     let Some(g) = &s.gold else { return };
-    let plots: std::collections::BTreeSet<_> = g.current_plot_rows.iter().map(|r| &r.plot_id).collect();
+    let plots: std::collections::BTreeSet<_> =
+        g.current_plot_rows.iter().map(|r| &r.plot_id).collect();
     println!(
         "\nGold: {} plots, {} plot-dates ({} recomputed from {} partition(s))",
         plots.len(),
@@ -140,22 +166,44 @@ fn print_summary(cfg: &LakehouseConfig, s: &RunSummary, rules: &BreedingRules) {
             e.1 += 1;
         }
     }
-    println!("\n{:<14} {:>6} {:>10}   {:<8} reasons", "line", "check", "mean NDVI", "decision");
-    let decisions: BTreeMap<&str, _> = g.decisions.iter().map(|d| (d.line_id.as_str(), d)).collect();
+    println!(
+        "\n{:<14} {:>6} {:>10}   {:<8} reasons",
+        "line", "check", "mean NDVI", "decision"
+    );
+    let decisions: BTreeMap<&str, _> = g
+        .decisions
+        .iter()
+        .map(|d| (d.line_id.as_str(), d))
+        .collect();
     for (line, (sum, n, check)) in &by_line {
         let (dec, why) = decisions
             .get(line)
             .map(|d| (d.decision.as_str(), d.reasons.join("; ")))
             .unwrap_or(("-", String::new()));
-        println!("{line:<14} {:>6} {:>10.3}   {dec:<8} {why}", if *check { "yes" } else { "" }, sum / *n as f64);
+        println!(
+            "{line:<14} {:>6} {:>10.3}   {dec:<8} {why}",
+            if *check { "yes" } else { "" },
+            sum / *n as f64
+        );
     }
-    println!("\nrules version {}; warehouse {} (catalog: {})", rules.rules_version, cfg.warehouse,
-        if cfg.catalog_uri.is_empty() { format!("sqlite://{}/catalog.db", cfg.warehouse) } else { cfg.catalog_uri.clone() });
+    println!(
+        "\nrules version {}; warehouse {} (catalog: {})",
+        rules.rules_version,
+        cfg.warehouse,
+        if cfg.catalog_uri.is_empty() {
+            format!("sqlite://{}/catalog.db", cfg.warehouse)
+        } else {
+            cfg.catalog_uri.clone()
+        }
+    );
 }
 
 async fn list_snapshots(cfg: &LakehouseConfig, name: &str) -> anyhow::Result<ExitCode> {
     let catalog = open_catalog(cfg).await?;
-    let t = catalog.load_table(&parse_ident(name)?).await.with_context(|| format!("loading {name}"))?;
+    let t = catalog
+        .load_table(&parse_ident(name)?)
+        .await
+        .with_context(|| format!("loading {name}"))?;
     for s in snapshots::list_snapshots(&t) {
         println!("{}", serde_json::to_string(&s)?);
     }

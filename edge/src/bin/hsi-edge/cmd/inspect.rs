@@ -8,6 +8,8 @@ use hsi_edge::read;
 use crate::cli::InspectArgs;
 
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let calibrator = hsi_edge::calib::select::make_calibrator(args.device)?;
+    let active = hsi_edge::calib::select::describe(calibrator.as_ref());
     let reader = read::open(&args.cube)?;
     let info = reader.info();
     let h = &info.header;
@@ -43,7 +45,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 "wavelength_nm": wl,
             },
             "radiometry": radiometry,
-            "calibrator": "cpu",
+            "calibrator": active,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
@@ -90,6 +92,6 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         println!("no-data value:    {v}");
     }
     println!("radiometry:       {radiometry}");
-    println!("calibrator:       cpu");
+    println!("calibrator:       {active}");
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hsi_edge::calib::{CalibrationConfig, CpuCalibrator};
+use hsi_edge::calib::{CalibrationConfig, select};
 use hsi_edge::flatten::Profile;
 use hsi_edge::process::{self, ProcessStats};
 use hsi_edge::read;
@@ -34,7 +34,8 @@ pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     if inputs.is_empty() {
         anyhow::bail!("no cube files (.h5, .hdr) found in {:?}", args.inputs);
     }
-    let mut calibrator = CpuCalibrator::default();
+    let mut calibrator = select::make_calibrator(args.device)?;
+    tracing::info!(calibrator = %select::describe(calibrator.as_ref()), "calibrator selected");
     let mut bar = Bar::new(args.quiet || args.json);
     let mut failed = 0usize;
     let mut done = Vec::new();
@@ -44,7 +45,7 @@ pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
             &args.out,
             &profile,
             &calibration,
-            &mut calibrator,
+            calibrator.as_mut(),
             &mut bar,
         ) {
             Ok(stats) => {
