@@ -9,7 +9,7 @@
 //!
 //! # fn main() -> hsi_lakehouse::Result<()> {
 //! let rules = BreedingRules::embedded()?;
-//! assert_eq!(rules.rules_version, "2026.1");
+//! assert_eq!(rules.rules_version, "2026.2");
 //! // No observations in 2026: no decisions.
 //! assert!(decide(&[], &[], &rules, 2026).is_empty());
 //! # Ok(()) }
