@@ -331,22 +331,30 @@ fn default_rules_file_parses() {
     assert_eq!(on_disk, DEFAULT_RULES_TOML);
 }
 
+/// The shipped rules file as it was at 2026.1 (these tests edit its text).
+fn rules_2026_1_toml() -> String {
+    DEFAULT_RULES_TOML
+        .replace("rules_version = \"2026.2\"", "rules_version = \"2026.1\"")
+        .replace("min_plots = 2", "min_plots = 3")
+        .replace("water_stress_floor = 0.03", "water_stress_floor = 0.05")
+}
+
 #[test]
 fn unknown_and_missing_fields_are_rejected() {
-    let with_typo = DEFAULT_RULES_TOML.replace("min_plots = 3", "min_plot = 3");
+    let with_typo = rules_2026_1_toml().replace("min_plots = 3", "min_plot = 3");
     let err = BreedingRules::from_toml_str(&with_typo, "rules.toml").unwrap_err();
     assert!(matches!(err, Error::ConfigFile { .. }));
     let msg = err.to_string();
     assert!(msg.starts_with("configuration rules.toml: "), "{msg}");
     assert!(msg.contains("unknown field `min_plot`"), "{msg}");
 
-    let extra = format!("{DEFAULT_RULES_TOML}\nmax_plots = 9\n");
+    let extra = format!("{}\nmax_plots = 9\n", rules_2026_1_toml());
     let msg = BreedingRules::from_toml_str(&extra, "rules.toml")
         .unwrap_err()
         .to_string();
     assert!(msg.contains("unknown field `max_plots`"), "{msg}");
 
-    let missing = DEFAULT_RULES_TOML.replace("water_stress_floor = 0.05", "");
+    let missing = rules_2026_1_toml().replace("water_stress_floor = 0.05", "");
     let msg = BreedingRules::from_toml_str(&missing, "rules.toml")
         .unwrap_err()
         .to_string();
@@ -383,7 +391,7 @@ fn out_of_range_values_are_rejected() {
         ),
     ];
     for (from, to, reason) in cases {
-        let text = DEFAULT_RULES_TOML.replace(from, to);
+        let text = rules_2026_1_toml().replace(from, to);
         let err = BreedingRules::from_toml_str(&text, "r.toml").unwrap_err();
         assert_eq!(err.to_string(), format!("configuration r.toml: {reason}"));
     }
@@ -392,7 +400,7 @@ fn out_of_range_values_are_rejected() {
 #[test]
 fn rules_from_a_file() {
     let mut f = tempfile::NamedTempFile::new().unwrap();
-    let text = DEFAULT_RULES_TOML
+    let text = rules_2026_1_toml()
         .replace("\"2026.1\"", "\"2026.2-test\"")
         .replace("min_plots = 3", "min_plots = 2");
     f.write_all(text.as_bytes()).unwrap();

@@ -186,11 +186,15 @@ impl Calibrator for CpuCalibrator {
 }
 
 /// Check a block against the plan; returns its values in standard (C) layout, borrowed when
-/// they already are.
-fn check_block<'a>(plan: &CalibrationPlan, block: &'a LineBlock) -> Result<Cow<'a, [f32]>> {
+/// they already are. Shared by every backend so they accept and reject the same blocks with
+/// the same messages.
+pub(crate) fn check_block<'a>(
+    plan: &CalibrationPlan,
+    block: &'a LineBlock,
+) -> Result<Cow<'a, [f32]>> {
     let (lines, samples, bands) = block.data.dim();
     let shape = plan.shape();
-    let k = plan.binning;
+    let k = plan.binning.max(1);
     let err = |reason: String| Error::Calibration {
         cube_id: plan.cube_id().to_owned(),
         reason,

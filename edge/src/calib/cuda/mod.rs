@@ -43,7 +43,6 @@ pub mod profile;
 mod slot;
 mod stream;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use cudarc::driver::CudaContext;
@@ -56,6 +55,8 @@ pub use stream::run_blocks;
 use self::geometry::{Constants, Geometry, HostConstants};
 use self::kernels::Kernels;
 use self::slot::Slot;
+// The CPU backend's block check: both backends accept and reject the same blocks.
+use super::cpu::check_block;
 use super::{CalibratedBlock, CalibrationPlan, Calibrator};
 use crate::cube::LineBlock;
 use crate::error::{Error, Result};
@@ -209,41 +210,4 @@ fn failed(plan: &CalibrationPlan, reason: impl std::fmt::Display) -> Error {
         cube_id: plan.cube_id().to_owned(),
         reason: format!("CUDA: {reason}"),
     }
-}
-
-/// Check a block against the plan (the same rules and messages as the CPU backend); returns
-/// its values in standard (C) layout, borrowed when they already are.
-fn check_block<'a>(plan: &CalibrationPlan, block: &'a LineBlock) -> Result<Cow<'a, [f32]>> {
-    let (lines, samples, bands) = block.data.dim();
-    let shape = plan.shape();
-    let k = plan.binning.max(1);
-    let err = |reason: String| Error::Calibration {
-        cube_id: plan.cube_id().to_owned(),
-        reason,
-    };
-    if samples != shape.samples || bands != shape.bands || lines == 0 {
-        return Err(err(format!(
-            "block of {lines}×{samples}×{bands} (lines×samples×bands) does not fit the cube's \
-             {}×{}×{}",
-            shape.lines, shape.samples, shape.bands
-        )));
-    }
-    let end = block.first_line + lines;
-    if end > shape.lines {
-        return Err(err(format!(
-            "block lines {}..{end} run past the cube's {} lines",
-            block.first_line, shape.lines
-        )));
-    }
-    if !block.first_line.is_multiple_of(k) || (!lines.is_multiple_of(k) && end != shape.lines) {
-        return Err(err(format!(
-            "block lines {}..{end} are not aligned to the {k}×{k} binning (only the last \
-             block may have a line count that is not a multiple of {k})",
-            block.first_line
-        )));
-    }
-    Ok(match block.data.as_slice() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(block.data.iter().copied().collect()),
-    })
 }
