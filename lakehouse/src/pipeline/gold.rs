@@ -6,7 +6,7 @@
 //! was computed from. Gold is append-only (iceberg-rust 0.10 has no overwrite): when a partition
 //! is recomputed, the newer rows carry a higher `silver_snapshot_id`, and readers take the row
 //! with the highest one per plot and date ([`latest_plot_rows`] does this; the SQL in
-//! `docs/trino/` shows the same with `max_by`). Each refresh is committed once per Silver
+//! `docs/trino/` shows the same with `row_number()`). Each refresh is committed once per Silver
 //! snapshot (idempotency key `hsi.gold.silver-snapshot`), so a replay adds nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
