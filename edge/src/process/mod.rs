@@ -9,7 +9,7 @@
 mod rss;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 pub use rss::peak_rss_bytes;
@@ -83,6 +83,21 @@ pub fn lines_per_block(samples: usize, bands: usize, binning: usize) -> usize {
     (lines / k).max(1) * k
 }
 
+/// Send the cube's blocks of `step` lines into `tx`, in order, stopping after the first error or
+/// when the receiver is gone. Run on a reader thread so reading overlaps calibration.
+pub fn read_ahead(reader: &mut dyn CubeReader, step: usize, tx: SyncSender<Result<LineBlock>>) {
+    let total = reader.info().shape.lines;
+    let mut first = 0;
+    while first < total {
+        let block = reader.read_block(first, step.min(total - first));
+        let failed = block.is_err();
+        if tx.send(block).is_err() || failed {
+            break;
+        }
+        first += step;
+    }
+}
+
 /// Stream every block of `reader` through `calibrator` and `flattener` into `sink`.
 ///
 /// Returns the number of rows written. Stops at the first error, which names the cube.
@@ -100,17 +115,7 @@ pub fn run_blocks(
     progress.begin(&info.header.cube_id, total as u64);
     let (tx, rx) = sync_channel::<Result<LineBlock>>(1);
     let rows = std::thread::scope(|scope| -> Result<u64> {
-        scope.spawn(move || {
-            let mut first = 0;
-            while first < total {
-                let block = reader.read_block(first, step.min(total - first));
-                let failed = block.is_err();
-                if tx.send(block).is_err() || failed {
-                    break;
-                }
-                first += step;
-            }
-        });
+        scope.spawn(move || read_ahead(reader, step, tx));
         let mut rows = 0u64;
         for block in rx {
             let block = block?;

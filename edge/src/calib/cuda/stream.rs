@@ -309,17 +309,7 @@ pub fn run_blocks(
     let k = plan.binning.max(1);
     let (tx, rx) = sync_channel::<Result<LineBlock>>(1);
     let rows = std::thread::scope(|scope| -> Result<u64> {
-        scope.spawn(move || {
-            let mut first = 0;
-            while first < total {
-                let block = reader.read_block(first, step.min(total - first));
-                let failed = block.is_err();
-                if tx.send(block).is_err() || failed {
-                    break;
-                }
-                first += step;
-            }
-        });
+        scope.spawn(move || crate::process::read_ahead(reader, step, tx));
         let mut rows = 0u64;
         cuda.calibrate_stream(plan, rx, |calibrated| {
             let first = calibrated.first_line * k;
