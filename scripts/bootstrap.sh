@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what the build and the tests need, idempotently, and print the environment to use.
 #
-#   eval "$(scripts/bootstrap.sh)"     # exports HSI_PYTHON and CARGO_TARGET_DIR
+#   eval "$(scripts/bootstrap.sh)"     # exports HSI_PYTHON, HSI_TANSU and CARGO_TARGET_DIR
 #
 # - Debian packages: libhdf5-dev, pkg-config (the HDF5 reader links libhdf5).
 # - A Python venv with numpy/h5py/pyarrow under $HOME/.cache/hsi/venv-<hash of requirements>,
 #   reused by later runs.
+# - tansu (Kafka broker for tests), built once into $HOME/.cache/hsi/tansu-0.6.0.
 # Progress goes to stderr; only `export` lines go to stdout.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,6 +37,17 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
   touch "$venv/.complete"
 fi
+
+# The Kafka broker of the integration tests (TOOLING.md): tansu 0.6.0 with the SQLite engine.
+# The first build takes 20-40 min on 2 cores; the binary is cached and reused afterwards.
+tansu="$cache/tansu-0.6.0/bin/tansu"
+if [ ! -x "$tansu" ] && [ -z "${HSI_SKIP_TANSU_BUILD:-}" ]; then
+  log "building tansu 0.6.0 into $cache/tansu-0.6.0 (once; 20-40 min on 2 cores)"
+  cargo install tansu --version 0.6.0 --locked --features libsql,dynostore \
+    --root "$cache/tansu-0.6.0" --target-dir "$cache/tansu-build" >&2
+  rm -rf "$cache/tansu-build"
+fi
+[ -x "$tansu" ] && echo "export HSI_TANSU='$tansu'"
 
 # Build outputs live outside the clone, keyed by toolchain, so CI reruns reuse them.
 rustv=$(rustc --version | awk '{print $2}')

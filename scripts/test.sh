@@ -9,5 +9,7 @@ export HSI_REQUIRE_PYTHON=1
 # moto_server (S3 protocol) comes from the same venv; the S3-warehouse test starts it.
 export HSI_MOTO_SERVER="$(dirname "$HSI_PYTHON")/moto_server"
 export HSI_REQUIRE_MOTO=1
+# tansu (Kafka) is built by bootstrap.sh; the Kafka tests start their own brokers with it.
+export HSI_REQUIRE_TANSU=1
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc

@@ -9,8 +9,10 @@
 //! - [`read`]: readers for the HDF5 layout of DESIGN §4 and for ENVI (`.hdr` + binary).
 //! - [`calib`]: calibration plans and the [`calib::Calibrator`] trait, with a CPU implementation.
 //! - [`flatten`]: the Silver schema contract, profiles (`full`, `field`) and the Parquet writer.
+//! - [`chunk`]: the Kafka chunk contract (headers, Parquet payloads under a size cap).
 //! - [`process`]: the block pipeline tying reader → calibrator → sink together.
 //! - [`synth`]: the synthetic field-trial generator built from real USGS spectra.
+//! - [`testkit`]: real protocol servers (moto, tansu) for integration tests.
 //! - [`error`]: the crate's one error type.
 //!
 //! ## Example
@@ -33,6 +35,7 @@
 //! ```
 
 pub mod calib;
+pub mod chunk;
 pub mod cube;
 pub mod error;
 pub mod flatten;
@@ -40,5 +43,6 @@ pub mod process;
 pub mod read;
 pub mod synth;
 pub mod testdata;
+pub mod testkit;
 
 pub use error::{Error, Result};

@@ -1,0 +1,126 @@
+//! The Kafka chunk contract: a cube's rows cut into Parquet payloads under a size cap come back,
+//! decoded and validated, as exactly the same rows in the same order; bad payloads are refused
+//! with the record named.
+
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, Float32Array, Float64Array, Int32Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use hsi_edge::chunk::{ChunkEncoder, ChunkMeta, decode, schema_id};
+use hsi_edge::flatten::EncodingOptions;
+use hsi_edge::flatten::schema::silver_schema;
+
+const GRID: [f32; 5] = [450.0, 550.0, 670.0, 800.0, 860.0];
+
+/// `rows` Silver rows of cube `c-1`; band values are a deterministic function of the row.
+fn batch(first: usize, rows: usize) -> RecordBatch {
+    let schema = silver_schema(&GRID);
+    let s = |v: &str| Arc::new(StringArray::from(vec![v; rows])) as Arc<dyn Array>;
+    let mut cols: Vec<Arc<dyn Array>> = vec![
+        s("c-1"),
+        s("farm-1"),
+        s("field-1"),
+        s("sensor-1"),
+        Arc::new(
+            TimestampMicrosecondArray::from(vec![1_718_000_000_000_000; rows]).with_timezone("UTC"),
+        ),
+        Arc::new(Int32Array::from_iter_values(
+            (first..first + rows).map(|i| (i / 100) as i32),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            (first..first + rows).map(|i| (i % 100) as i32),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            (first..first + rows).map(|i| 500_000.0 + i as f64),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            (first..first + rows).map(|i| 4_000_000.0 - i as f64),
+        )),
+        s("edge"),
+        s("cal-v1"),
+    ];
+    for b in 0..GRID.len() {
+        cols.push(Arc::new(Float32Array::from_iter_values(
+            (first..first + rows).map(|i| ((i * 7919 + b * 104_729) % 10_007) as f32 / 10_007.0),
+        )));
+    }
+    RecordBatch::try_new(schema, cols).unwrap()
+}
+
+fn meta(i: usize, n: usize, schema: &str) -> ChunkMeta {
+    ChunkMeta {
+        cube_id: "c-1".into(),
+        chunk_index: i as u32,
+        chunk_count: n as u32,
+        schema: schema.into(),
+        calibration_version: "cal-v1".into(),
+    }
+}
+
+#[test]
+fn chunks_stay_under_the_cap_and_round_trip() {
+    let schema = silver_schema(&GRID);
+    let props = EncodingOptions::default().writer_properties(&GRID);
+    let max = 16 * 1024;
+    let mut enc = ChunkEncoder::new("c-1", schema.clone(), props, max);
+    let mut payloads = Vec::new();
+    let mut first = 0;
+    for rows in [1000, 7, 2500, 1, 3000] {
+        payloads.extend(enc.push(&batch(first, rows)).unwrap());
+        first += rows;
+    }
+    payloads.extend(enc.finish().unwrap());
+    assert!(payloads.len() >= 3, "{} chunks", payloads.len());
+    assert!(
+        payloads.iter().all(|p| p.len() <= max),
+        "{:?}",
+        payloads.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+
+    let id = schema_id(&schema);
+    let mut next = 0usize;
+    for (i, p) in payloads.iter().enumerate() {
+        let chunk = decode("t/0@1", meta(i, payloads.len(), &id), p).unwrap();
+        for b in &chunk.batches {
+            let expected = batch(next, b.num_rows());
+            for c in 0..b.num_columns() {
+                assert_eq!(
+                    b.column(c).to_data(),
+                    expected.column(c).to_data(),
+                    "chunk {i} column {c}"
+                );
+            }
+            next += b.num_rows();
+        }
+    }
+    assert_eq!(next, first, "every row exactly once");
+}
+
+#[test]
+fn bad_payloads_are_refused_with_the_record_named() {
+    let schema = silver_schema(&GRID);
+    let id = schema_id(&schema);
+    let e = decode("hsi.silver.v1/2@17", meta(0, 1, &id), b"PAR1 not really")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("hsi.silver.v1/2@17") && e.contains("not a Parquet file"),
+        "{e}"
+    );
+
+    let props = EncodingOptions::default().writer_properties(&GRID);
+    let mut enc = ChunkEncoder::new("c-1", schema.clone(), props, 1 << 20);
+    let mut p = enc.push(&batch(0, 10)).unwrap();
+    p.extend(enc.finish().unwrap());
+    assert_eq!(p.len(), 1);
+    let e = decode("t/0@1", meta(0, 1, "silver.v1:ffffffffffffffff"), &p[0])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hsi-schema"), "{e}");
+    let mut m = meta(0, 1, &id);
+    m.cube_id = "other".into();
+    let e = decode("t/0@1", m, &p[0]).unwrap_err().to_string();
+    assert!(e.contains("cube_id") && e.contains("other"), "{e}");
+}
