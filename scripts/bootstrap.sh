@@ -38,16 +38,10 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
   touch "$venv/.complete"
 fi
 
-# The Kafka broker of the integration tests (TOOLING.md): tansu 0.6.0 with the SQLite engine.
-# The first build takes 20-40 min on 2 cores; the binary is cached and reused afterwards.
-tansu="$cache/tansu-0.6.0/bin/tansu"
-if [ ! -x "$tansu" ] && [ -z "${HSI_SKIP_TANSU_BUILD:-}" ]; then
-  log "building tansu 0.6.0 into $cache/tansu-0.6.0 (once; 20-40 min on 2 cores)"
-  cargo install tansu --version 0.6.0 --locked --features libsql,dynostore \
-    --root "$cache/tansu-0.6.0" --target-dir "$cache/tansu-build" >&2
-  rm -rf "$cache/tansu-build"
+# The Kafka broker of the integration tests (TOOLING.md): tansu, built once by scripts/tansu.sh.
+if [ -z "${HSI_SKIP_TANSU_BUILD:-}" ]; then
+  echo "export HSI_TANSU='$("$root/scripts/tansu.sh")'"
 fi
-[ -x "$tansu" ] && echo "export HSI_TANSU='$tansu'"
 
 # Build outputs live outside the clone, keyed by toolchain, so CI reruns reuse them.
 rustv=$(rustc --version | awk '{print $2}')
