@@ -13,3 +13,7 @@ export HSI_REQUIRE_MOTO=1
 export HSI_REQUIRE_TANSU=1
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc
+# The notebooks (papermill) and the Trino SQL examples (sqlglot -> DuckDB) against a fresh demo
+# warehouse made by the `hsi` binary the tests just built.
+if [ -x "$CARGO_TARGET_DIR/debug/hsi" ]; then export HSI_BIN="$CARGO_TARGET_DIR/debug/hsi"; fi
+scripts/notebooks_check.sh
