@@ -103,7 +103,12 @@ trap 'if [ -n "$fake_pid" ]; then kill "$fake_pid" 2>/dev/null || true; fi; rm -
 "$py" notebooks/testing/fake_trino.py --warehouse "$warehouse" --catalog-name "$catalog" --catalog lake --user hsi-check \
   --port-file "$tmp/trino.port" 2>"$tmp/fake-trino.log" &
 fake_pid=$!
-for _ in $(seq 1 100); do [ -s "$tmp/trino.port" ] && break; sleep 0.2; done
+# Up to 2 min: importing duckdb/pyiceberg is slow on a loaded 2-core machine.
+for _ in $(seq 1 600); do
+  [ -s "$tmp/trino.port" ] && break
+  kill -0 "$fake_pid" 2>/dev/null || break
+  sleep 0.2
+done
 [ -s "$tmp/trino.port" ] || { cat "$tmp/fake-trino.log" >&2; echo "the fake Trino server did not start" >&2; exit 1; }
 trino_port="$(cat "$tmp/trino.port")"
 

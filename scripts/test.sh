@@ -17,3 +17,5 @@ cargo test --workspace --doc
 # warehouse made by the `hsi` binary the tests just built.
 if [ -x "$CARGO_TARGET_DIR/debug/hsi" ]; then export HSI_BIN="$CARGO_TARGET_DIR/debug/hsi"; fi
 scripts/notebooks_check.sh
+# Terraform: tofu fmt -check, HCL parse, contract tests, checkov (tools cached under ~/.cache/hsi).
+scripts/infra_check.sh
