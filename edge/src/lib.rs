@@ -13,6 +13,8 @@
 //! - [`process`]: the block pipeline tying reader → calibrator → sink together.
 //! - [`synth`]: the synthetic field-trial generator built from real USGS spectra.
 //! - [`testkit`]: real protocol servers (moto, tansu) for integration tests.
+//! - `runtime` (feature `runtime`): the edge daemon — durable outbox, Kafka producer, S3
+//!   backhaul, health and metrics.
 //! - [`error`]: the crate's one error type.
 //!
 //! ## Example
@@ -41,6 +43,8 @@ pub mod error;
 pub mod flatten;
 pub mod process;
 pub mod read;
+#[cfg(feature = "runtime")]
+pub mod runtime;
 pub mod synth;
 pub mod testdata;
 pub mod testkit;

@@ -58,6 +58,31 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print a cube's header, shape, bands and calibration frames without reading its pixels.
     Inspect(InspectArgs),
+    /// Run the edge daemon: watch the landing directory, process each finished cube into the
+    /// durable outbox, send the chunks to Kafka, backhaul raw cubes, serve /healthz and
+    /// /metrics. Stops on SIGTERM/SIGINT; see docs/edge-runtime.md.
+    Run(RunArgs),
+    /// Upload every complete landing cube not yet backhauled to S3 (multipart, resumable),
+    /// now, whatever the triggers say. Exit status 0 when everything is uploaded, 3 when
+    /// something is left (paused by --max-parts, or failed: see the log).
+    Backhaul(BackhaulArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The daemon configuration (see docs/edge.example.toml).
+    #[arg(long, short = 'c', env = "HSI_EDGE_CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackhaulArgs {
+    /// The daemon configuration (its [landing], [state] and [backhaul] sections are used).
+    #[arg(long, short = 'c', env = "HSI_EDGE_CONFIG")]
+    pub config: PathBuf,
+    /// Stop after uploading this many parts (bandwidth budget; the upload resumes next time).
+    #[arg(long)]
+    pub max_parts: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]

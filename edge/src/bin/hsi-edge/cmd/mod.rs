@@ -1,8 +1,10 @@
 //! Subcommands.
 
+mod backhaul;
 mod demo;
 mod inspect;
 mod process;
+mod run;
 mod synth;
 
 use std::process::ExitCode;
@@ -15,5 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(a) => synth::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Backhaul(a) => backhaul::run(a),
     }
 }
