@@ -195,12 +195,24 @@ pub async fn record_cube_in(
     ident: &TableIdent,
     cube: &BronzeCube,
 ) -> Result<AppendOutcome> {
+    record_cube_with(catalog, ident, cube, BTreeMap::new()).await
+}
+
+/// [`record_cube_in`] with extra snapshot summary properties (lineage such as
+/// `hsi.manifest.id`; not part of the idempotency key).
+pub async fn record_cube_with(
+    catalog: &dyn Catalog,
+    ident: &TableIdent,
+    cube: &BronzeCube,
+    extra_properties: BTreeMap<String, String>,
+) -> Result<AppendOutcome> {
     let key = IdempotencyKey::cube(&cube.cube_id, &cube.calibration_version)?;
     let batch = bronze_batch(std::slice::from_ref(cube))?;
-    let props = BTreeMap::from([(
+    let mut props = extra_properties;
+    props.insert(
         PROP_CALIBRATION_VERSION.to_owned(),
         cube.calibration_version.clone(),
-    )]);
+    );
     append_batches_once(catalog, ident, &[batch], props, &key).await
 }
 

@@ -1,6 +1,6 @@
 //! One cube into Bronze (Zarr + `bronze.cubes`) and Silver, exactly once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::bronze::{self, BronzeCube};
 use crate::error::{Error, Result};
 use crate::gold::touched_partitions;
-use crate::silver::append_silver;
+use crate::silver::append_silver_with;
 use crate::table::{AppendOutcome, IdempotencyKey, silver_reflectance};
 
 /// What happened to one cube.
@@ -49,6 +49,17 @@ pub struct CubeOutcome {
     pub touched: BTreeSet<(String, NaiveDate)>,
 }
 
+/// Options of [`ingest_cube_with`] (callers other than the local pipeline: the Batch worker).
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// The raw cube's URI for `bronze.cubes.raw_uri` (e.g. `s3://bucket/key` when `path` is a
+    /// downloaded copy); `None` = `file://` + the canonical path.
+    pub raw_uri: Option<String>,
+    /// Extra snapshot summary properties on the Silver and Bronze commits (lineage such as
+    /// `hsi.manifest.id`); the idempotency key stays cube id + calibration version.
+    pub snapshot_properties: BTreeMap<String, String>,
+}
+
 /// Ingest one raw cube (see the module docs of [`super`]).
 pub async fn ingest_cube(
     catalog: &dyn Catalog,
@@ -56,6 +67,19 @@ pub async fn ingest_cube(
     path: &Path,
     calibration: &CalibrationConfig,
     calibrator: &mut dyn Calibrator,
+) -> Result<CubeOutcome> {
+    let opts = IngestOptions::default();
+    ingest_cube_with(catalog, zarr_root, path, calibration, calibrator, &opts).await
+}
+
+/// [`ingest_cube`] with [`IngestOptions`].
+pub async fn ingest_cube_with(
+    catalog: &dyn Catalog,
+    zarr_root: &Path,
+    path: &Path,
+    calibration: &CalibrationConfig,
+    calibrator: &mut dyn Calibrator,
+    opts: &IngestOptions,
 ) -> Result<CubeOutcome> {
     let mut reader = read::open(path)?;
     let info = reader.info().clone();
@@ -120,16 +144,24 @@ pub async fn ingest_cube(
     outcome.touched = touched_partitions(&silver)?;
 
     let key = IdempotencyKey::cube(&h.cube_id, &plan.version)?;
-    let appended =
-        append_silver(catalog, &silver_reflectance(), &silver, &plan.version, &key).await?;
+    let appended = append_silver_with(
+        catalog,
+        &silver_reflectance(),
+        &silver,
+        &plan.version,
+        &key,
+        opts.snapshot_properties.clone(),
+    )
+    .await?;
     drop(silver);
     let snapshot = appended.snapshot_id();
     if let AppendOutcome::AlreadyCommitted { snapshot_id } = appended {
         tracing::info!(cube_id = %h.cube_id, snapshot_id, "Silver already committed by an earlier run");
     }
 
-    bronze::record_cube(
+    bronze::record_cube_with(
         catalog,
+        &crate::table::bronze_cubes(),
         &BronzeCube {
             cube_id: h.cube_id.clone(),
             farm_id: h.farm_id.clone(),
@@ -137,7 +169,7 @@ pub async fn ingest_cube(
             sensor_id: h.sensor_id.clone(),
             region: h.region.clone(),
             acquisition_time: h.acquisition_time,
-            raw_uri: file_uri(path),
+            raw_uri: opts.raw_uri.clone().unwrap_or_else(|| file_uri(path)),
             raw_sha256: sha256_file(path)?,
             zarr_uri: zarr.uri.clone(),
             lines: u32::try_from(plan.out_lines).unwrap_or(u32::MAX),
@@ -147,6 +179,7 @@ pub async fn ingest_cube(
             calibration_version: plan.version.clone(),
             processed_at: Utc::now(),
         },
+        opts.snapshot_properties.clone(),
     )
     .await?;
     tracing::info!(cube_id = %h.cube_id, rows, zarr = %zarr.uri, "cube ingested");

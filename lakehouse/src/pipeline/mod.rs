@@ -33,7 +33,7 @@ use crate::breeding::BreedingRules;
 use crate::error::Result;
 
 pub use gold::GoldSummary;
-pub use ingest::{CubeOutcome, CubeStatus};
+pub use ingest::{CubeOutcome, CubeStatus, IngestOptions};
 
 /// Inputs of one local run.
 #[derive(Debug, Clone)]

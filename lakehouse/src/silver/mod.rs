@@ -40,6 +40,27 @@ pub async fn append_silver(
     calibration_version: &str,
     key: &IdempotencyKey,
 ) -> Result<AppendOutcome> {
+    append_silver_with(
+        catalog,
+        ident,
+        batches,
+        calibration_version,
+        key,
+        BTreeMap::new(),
+    )
+    .await
+}
+
+/// [`append_silver`] with extra snapshot summary properties (e.g. `hsi.manifest.id` as
+/// lineage of a Batch worker's commit; they are not part of the idempotency key).
+pub async fn append_silver_with(
+    catalog: &dyn Catalog,
+    ident: &TableIdent,
+    batches: &[RecordBatch],
+    calibration_version: &str,
+    key: &IdempotencyKey,
+    extra_properties: BTreeMap<String, String>,
+) -> Result<AppendOutcome> {
     if calibration_version.is_empty() {
         return Err(Error::InvalidInput {
             reason: "empty calibration version".into(),
@@ -57,10 +78,11 @@ pub async fn append_silver(
     if !added.is_empty() {
         tracing::info!(table = %ident, columns = ?added, "added band columns");
     }
-    let props = BTreeMap::from([(
+    let mut props = extra_properties;
+    props.insert(
         PROP_CALIBRATION_VERSION.to_owned(),
         calibration_version.to_owned(),
-    )]);
+    );
     append_batches_once(catalog, ident, batches, props, key).await
 }
 

@@ -192,7 +192,7 @@ async fn append(
     })
 }
 
-async fn commit_append(
+pub(super) async fn commit_append(
     catalog: &dyn Catalog,
     table: &Table,
     data_files: &[DataFile],
@@ -208,7 +208,7 @@ async fn commit_append(
     tx.commit(catalog).await
 }
 
-fn committed_outcome(
+pub(super) fn committed_outcome(
     name: &str,
     table: &Table,
     rows: u64,
@@ -230,7 +230,7 @@ fn committed_outcome(
 }
 
 /// Best effort: files of a commit that did not happen are garbage, but harmless if left.
-async fn delete_orphans(table: &Table, data_files: &[DataFile]) {
+pub(super) async fn delete_orphans(table: &Table, data_files: &[DataFile]) {
     for f in data_files {
         if let Err(e) = table.file_io().delete(f.file_path()).await {
             tracing::warn!(file = f.file_path(), error = %e, "could not delete orphan data file");

@@ -18,6 +18,7 @@
 
 mod append;
 mod fence;
+mod guarded;
 mod key;
 mod order;
 pub mod schema;
@@ -32,6 +33,7 @@ use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
 
 pub use append::{AppendOutcome, append_batches, append_batches_once};
+pub use guarded::{Guard, GuardedOutcome, append_batches_guarded};
 pub use key::{
     IdempotencyKey, PROP_CALIBRATION_VERSION, PROP_CUBE_ID, PROP_KAFKA_OFFSETS, PROP_MANIFEST_ID,
 };

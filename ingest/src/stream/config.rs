@@ -1,0 +1,85 @@
+//! `[stream]`: the Kafka → Silver consumer's settings.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The stream consumer (see [`super`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// `host:port[,host:port]`.
+    pub brokers: String,
+    /// The chunk topic.
+    #[serde(default = "default_topic")]
+    pub topic: String,
+    /// Consumer group (also part of `hsi.kafka.offsets`).
+    #[serde(default = "default_group")]
+    pub group_id: String,
+    /// Dead-letter topic for chunks that are not valid Silver Parquet.
+    #[serde(default = "default_dlq")]
+    pub dlq_topic: String,
+    /// Commit at least this often while rows are pending.
+    #[serde(default = "default_interval", with = "humantime_serde")]
+    pub commit_interval: Duration,
+    /// Commit as soon as this many rows are pending.
+    #[serde(default = "default_rows")]
+    pub commit_rows: usize,
+    /// The Silver table (`namespace.name`).
+    #[serde(default = "default_table")]
+    pub table: String,
+    /// Extra librdkafka properties (e.g. `security.protocol`, `sasl.mechanism` for MSK).
+    #[serde(default)]
+    pub kafka: BTreeMap<String, String>,
+}
+
+fn default_topic() -> String {
+    hsi_edge::chunk::DEFAULT_TOPIC.into()
+}
+fn default_group() -> String {
+    "hsi-silver-ingest".into()
+}
+fn default_dlq() -> String {
+    hsi_edge::chunk::DEFAULT_DLQ_TOPIC.into()
+}
+fn default_interval() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_rows() -> usize {
+    500_000
+}
+fn default_table() -> String {
+    "silver.reflectance".into()
+}
+
+impl StreamConfig {
+    /// Check the settings; the error is a sentence naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.brokers.trim().is_empty() {
+            return Err("stream: brokers is empty".into());
+        }
+        if self.topic == self.dlq_topic {
+            return Err("stream: dlq_topic must differ from topic".into());
+        }
+        if self.commit_interval.is_zero() || self.commit_rows == 0 {
+            return Err("stream: commit_interval and commit_rows must be positive".into());
+        }
+        if self.table.split_once('.').is_none() {
+            return Err(format!(
+                "stream: table {:?} is not namespace.name",
+                self.table
+            ));
+        }
+        Ok(())
+    }
+
+    /// The table identifier.
+    pub fn table_ident(&self) -> iceberg::TableIdent {
+        let (ns, name) = self
+            .table
+            .split_once('.')
+            .unwrap_or(("silver", "reflectance"));
+        hsi_lakehouse::table::ident(ns, name)
+    }
+}

@@ -1,0 +1,416 @@
+//! The Kafka → Silver loop (see [`super`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use hsi_edge::chunk::{ChunkMeta, decode};
+use hsi_lakehouse::silver::evolve_bands;
+use hsi_lakehouse::table::{
+    AppendOutcome, Guard, GuardedOutcome, PROP_KAFKA_OFFSETS, append_batches_guarded,
+};
+use iceberg::{Catalog, TableIdent};
+use rdkafka::ClientConfig;
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use super::config::StreamConfig;
+use super::context::{IngestContext, RebalanceEvent};
+use super::offsets::{KafkaOffsets, check_fence, merged, table_offsets};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+
+/// Header added to dead letters: why the chunk was refused.
+pub const DLQ_REASON_HEADER: &str = "hsi-dlq-reason";
+/// Header added to dead letters: `topic/partition@offset` of the original record.
+pub const DLQ_ORIGIN_HEADER: &str = "hsi-dlq-origin";
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Silver commits.
+    pub commits: u64,
+    /// Rows committed.
+    pub rows: u64,
+    /// Batches dropped by the fence.
+    pub fenced: u64,
+    /// Chunks sent to the dead-letter topic.
+    pub dead_letters: u64,
+}
+
+#[derive(Default)]
+struct Pending {
+    batches: Vec<RecordBatch>,
+    rows: usize,
+    /// Next offset per partition after the last record taken.
+    ends: BTreeMap<i32, i64>,
+    since: Option<Instant>,
+}
+
+impl Pending {
+    fn clear(&mut self) {
+        *self = Pending::default();
+    }
+}
+
+/// The stream consumer.
+pub struct StreamIngest {
+    catalog: Arc<dyn Catalog>,
+    cfg: StreamConfig,
+    ident: TableIdent,
+    metrics: Metrics,
+    stop: Shutdown,
+}
+
+impl std::fmt::Debug for StreamIngest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamIngest")
+            .field("cfg", &self.cfg)
+            .finish()
+    }
+}
+
+async fn load_offsets(
+    catalog: &dyn Catalog,
+    ident: &TableIdent,
+    topic: &str,
+    group: &str,
+) -> Result<BTreeMap<i32, i64>> {
+    let table = catalog.load_table(ident).await.map_err(|e| {
+        Error::Lakehouse(hsi_lakehouse::Error::Iceberg {
+            context: format!("load {ident}"),
+            source: Box::new(e),
+        })
+    })?;
+    Ok(table_offsets(table.metadata(), &ident.to_string(), topic, group)?.0)
+}
+
+impl StreamIngest {
+    /// A consumer writing to `cfg.table` through `catalog`.
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        cfg: StreamConfig,
+        metrics: Metrics,
+        stop: Shutdown,
+    ) -> Self {
+        let ident = cfg.table_ident();
+        StreamIngest {
+            catalog,
+            cfg,
+            ident,
+            metrics,
+            stop,
+        }
+    }
+
+    /// Run until the stop flag is set; commits what is pending before returning. Must run on
+    /// a multi-threaded runtime (see [`super::context`]); [`Self::spawn`] takes care of it.
+    pub async fn run(self) -> Result<StreamStats> {
+        tokio::spawn(self.run_inner())
+            .await
+            .map_err(|e| Error::config("stream", format!("consumer task failed: {e}")))?
+    }
+
+    async fn run_inner(self) -> Result<StreamStats> {
+        let handle = tokio::runtime::Handle::current();
+        let source = {
+            let (catalog, ident) = (Arc::clone(&self.catalog), self.ident.clone());
+            let (topic, group) = (self.cfg.topic.clone(), self.cfg.group_id.clone());
+            Arc::new(move || {
+                tokio::task::block_in_place(|| {
+                    handle.block_on(load_offsets(catalog.as_ref(), &ident, &topic, &group))
+                })
+            })
+        };
+        let mut client = ClientConfig::new();
+        client
+            .set("bootstrap.servers", &self.cfg.brokers)
+            .set("group.id", &self.cfg.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000");
+        for (k, v) in &self.cfg.kafka {
+            client.set(k, v);
+        }
+        let consumer: BaseConsumer<IngestContext> = client
+            .create_with_context(IngestContext::new(self.cfg.topic.clone(), source))
+            .map_err(Error::kafka("create consumer"))?;
+        let mut pclient = ClientConfig::new();
+        pclient
+            .set("bootstrap.servers", &self.cfg.brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all");
+        for (k, v) in &self.cfg.kafka {
+            pclient.set(k, v);
+        }
+        let dlq: FutureProducer = pclient
+            .create()
+            .map_err(Error::kafka("create DLQ producer"))?;
+        consumer
+            .subscribe(&[&self.cfg.topic])
+            .map_err(Error::kafka(format!("subscribe {}", self.cfg.topic)))?;
+
+        let mut stats = StreamStats::default();
+        // The table's offset per assigned partition (what a batch must start from).
+        let mut assigned: BTreeMap<i32, Option<i64>> = BTreeMap::new();
+        let mut pending = Pending::default();
+        let mut last_gap: BTreeMap<i32, i64> = BTreeMap::new();
+        loop {
+            for ev in consumer.context().take_events() {
+                match ev {
+                    RebalanceEvent::Assigned(list) => assigned.extend(list),
+                    RebalanceEvent::Revoked => {
+                        assigned.clear();
+                        pending.clear();
+                    }
+                    RebalanceEvent::Failed(reason) => {
+                        return Err(Error::config("stream", format!("rebalance: {reason}")));
+                    }
+                }
+            }
+            if self.stop.requested() {
+                if pending.rows > 0 {
+                    self.commit(&consumer, &mut assigned, &mut pending, &mut stats)
+                        .await?;
+                }
+                break;
+            }
+            if let Some(polled) = consumer.poll(Duration::from_millis(100)) {
+                match polled {
+                    Ok(msg) => {
+                        let msg = msg.detach();
+                        let p = msg.partition();
+                        let off = msg.offset();
+                        let Some(start) = assigned.get(&p).copied() else {
+                            continue; // not ours (any more)
+                        };
+                        let expected = pending.ends.get(&p).copied().or(start);
+                        if let Some(e) = expected {
+                            if off < e {
+                                continue; // already taken or committed
+                            }
+                            if off > e && last_gap.get(&p) != Some(&e) {
+                                // Out of sequence (a fetch from before a seek): re-seek once.
+                                last_gap.insert(p, e);
+                                tracing::warn!(
+                                    partition = p,
+                                    offset = off,
+                                    expected = e,
+                                    "offset gap; re-seeking"
+                                );
+                                let _ = consumer.seek(
+                                    &self.cfg.topic,
+                                    p,
+                                    Offset::Offset(e),
+                                    Duration::from_secs(5),
+                                );
+                                continue;
+                            }
+                        }
+                        let origin = format!("{}/{p}@{off}", self.cfg.topic);
+                        let headers: Vec<(&str, Option<&[u8]>)> = msg
+                            .headers()
+                            .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
+                            .unwrap_or_default();
+                        let payload = msg.payload().unwrap_or_default();
+                        let decoded = ChunkMeta::from_headers(&origin, headers.iter().copied())
+                            .and_then(|meta| decode(&origin, meta, payload));
+                        match decoded {
+                            Ok(chunk) => {
+                                pending.rows += chunk.rows;
+                                pending.batches.extend(chunk.batches);
+                            }
+                            Err(e) => {
+                                self.dead_letter(&dlq, &msg, &origin, &e.to_string())
+                                    .await?;
+                                stats.dead_letters += 1;
+                            }
+                        }
+                        pending.ends.insert(p, off + 1);
+                        pending.since.get_or_insert_with(Instant::now);
+                    }
+                    Err(e) => {
+                        self.metrics.errors.inc();
+                        tracing::warn!(error = %e, "poll error");
+                    }
+                }
+            }
+            let due = pending.rows >= self.cfg.commit_rows
+                || pending
+                    .since
+                    .is_some_and(|t| t.elapsed() >= self.cfg.commit_interval);
+            if due {
+                if pending.rows == 0 {
+                    // Only dead letters: nothing to commit; their offsets ride with the next rows.
+                    pending.since = None;
+                } else {
+                    self.commit(&consumer, &mut assigned, &mut pending, &mut stats)
+                        .await?;
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn dead_letter(
+        &self,
+        dlq: &FutureProducer,
+        msg: &rdkafka::message::OwnedMessage,
+        origin: &str,
+        reason: &str,
+    ) -> Result<()> {
+        tracing::warn!(
+            origin,
+            reason,
+            "chunk refused; sent to the dead-letter topic"
+        );
+        let mut headers = OwnedHeaders::new();
+        if let Some(h) = msg.headers() {
+            for h in h.iter() {
+                headers = headers.insert(Header {
+                    key: h.key,
+                    value: h.value,
+                });
+            }
+        }
+        headers = headers
+            .insert(Header {
+                key: DLQ_REASON_HEADER,
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: DLQ_ORIGIN_HEADER,
+                value: Some(origin),
+            });
+        let mut record = FutureRecord::to(&self.cfg.dlq_topic)
+            .payload(msg.payload().unwrap_or_default())
+            .headers(headers);
+        if let Some(k) = msg.key() {
+            record = record.key(k);
+        }
+        dlq.send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| {
+                Error::kafka(format!("dead-letter {origin} to {}", self.cfg.dlq_topic))(e)
+            })?;
+        self.metrics.dead_letters.inc();
+        Ok(())
+    }
+
+    /// The fenced commit: only if the table still holds every partition at this batch's start.
+    async fn commit(
+        &self,
+        consumer: &BaseConsumer<IngestContext>,
+        assigned: &mut BTreeMap<i32, Option<i64>>,
+        pending: &mut Pending,
+        stats: &mut StreamStats,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let starts: BTreeMap<i32, Option<i64>> = pending
+            .ends
+            .keys()
+            .map(|p| (*p, assigned.get(p).copied().flatten()))
+            .collect();
+        let ends = pending.ends.clone();
+        evolve_bands(self.catalog.as_ref(), &self.ident, &pending.batches).await?;
+        let (topic, group, name) = (
+            self.cfg.topic.clone(),
+            self.cfg.group_id.clone(),
+            self.ident.to_string(),
+        );
+        let guard = move |md: &iceberg::spec::TableMetadata| -> hsi_lakehouse::Result<Guard> {
+            let (table, _) = table_offsets(md, &name, &topic, &group).map_err(|e| {
+                hsi_lakehouse::Error::InvalidInput {
+                    reason: e.to_string(),
+                }
+            })?;
+            if let Err(reason) = check_fence(&table, &starts) {
+                return Ok(Guard::Refuse(reason));
+            }
+            let value = KafkaOffsets {
+                topic: topic.clone(),
+                group: group.clone(),
+                partitions: merged(&table, &ends),
+            };
+            let json = serde_json::to_string(&value).unwrap_or_default();
+            Ok(Guard::Commit(BTreeMap::from([(
+                PROP_KAFKA_OFFSETS.to_owned(),
+                json,
+            )])))
+        };
+        let outcome =
+            append_batches_guarded(self.catalog.as_ref(), &self.ident, &pending.batches, &guard)
+                .await?;
+        match outcome {
+            GuardedOutcome::Appended(AppendOutcome::Committed {
+                snapshot_id, rows, ..
+            }) => {
+                self.metrics.rows.inc_by(rows);
+                self.metrics
+                    .commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                stats.commits += 1;
+                stats.rows += rows;
+                tracing::info!(snapshot_id, rows, offsets = ?pending.ends, "committed to Silver");
+                let mut tpl = TopicPartitionList::new();
+                for (p, end) in &pending.ends {
+                    assigned.insert(*p, Some(*end));
+                    let _ = tpl.add_partition_offset(&self.cfg.topic, *p, Offset::Offset(*end));
+                }
+                // Group offsets are for lag dashboards only; the table is the truth.
+                if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+                    tracing::debug!(error = %e, "group offset commit failed");
+                }
+                pending.clear();
+                self.update_lag(consumer, assigned);
+            }
+            GuardedOutcome::Appended(_) => pending.clear(),
+            GuardedOutcome::Refused { reason, .. } => {
+                self.metrics.fenced_batches.inc();
+                stats.fenced += 1;
+                tracing::warn!(%reason, "batch fenced: another writer committed past its start; re-seeking");
+                pending.clear();
+                let table = load_offsets(
+                    self.catalog.as_ref(),
+                    &self.ident,
+                    &self.cfg.topic,
+                    &self.cfg.group_id,
+                )
+                .await?;
+                for (p, at) in assigned.iter_mut() {
+                    *at = table.get(p).copied();
+                    let offset = at.map_or(Offset::Beginning, Offset::Offset);
+                    if let Err(e) =
+                        consumer.seek(&self.cfg.topic, *p, offset, Duration::from_secs(5))
+                    {
+                        tracing::warn!(partition = p, error = %e, "seek failed");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn update_lag(
+        &self,
+        consumer: &BaseConsumer<IngestContext>,
+        assigned: &BTreeMap<i32, Option<i64>>,
+    ) {
+        let mut lag = 0i64;
+        for (p, at) in assigned {
+            if let Ok((low, high)) =
+                consumer.fetch_watermarks(&self.cfg.topic, *p, Duration::from_secs(1))
+            {
+                lag += high - at.unwrap_or(low);
+            }
+        }
+        self.metrics.lag.set(lag);
+    }
+}

@@ -1,0 +1,70 @@
+//! Gold refresh after a manifest: reference data comes from the `ref.*` tables (loaded by
+//! `hsi run` or an operator), so the worker needs no local files.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use hsi_lakehouse::breeding::BreedingRules;
+use hsi_lakehouse::pipeline::{GoldSummary, gold, tables};
+use hsi_lakehouse::refdata::{Plot, YieldRow, boundaries, yields};
+use iceberg::{Catalog, TableIdent};
+
+use crate::error::Result;
+
+async fn scan_all(
+    catalog: &dyn Catalog,
+    ident: &TableIdent,
+) -> Result<Vec<arrow_array::RecordBatch>> {
+    let ice = |context: &str| {
+        let context = format!("{context} {ident}");
+        move |e: iceberg::Error| hsi_lakehouse::Error::Iceberg {
+            context,
+            source: Box::new(e),
+        }
+    };
+    let table = catalog.load_table(ident).await.map_err(ice("load"))?;
+    if table.metadata().current_snapshot_id().is_none() {
+        return Ok(Vec::new());
+    }
+    let batches = table
+        .scan()
+        .build()
+        .map_err(ice("plan scan of"))?
+        .to_arrow()
+        .await
+        .map_err(ice("scan"))?
+        .try_collect()
+        .await
+        .map_err(ice("read"))?;
+    Ok(batches)
+}
+
+/// The current plots and yields from `ref.field_boundaries` and `ref.yield_history`.
+pub async fn read_references(catalog: &dyn Catalog) -> Result<(Vec<Plot>, Vec<YieldRow>)> {
+    let mut plots = Vec::new();
+    for b in scan_all(catalog, &tables::field_boundaries()).await? {
+        plots.extend(boundaries::from_record_batch(&b)?);
+    }
+    let mut ys = Vec::new();
+    for b in scan_all(catalog, &tables::yield_history()).await? {
+        ys.extend(yields::from_record_batch(&b)?);
+    }
+    Ok((plots, ys))
+}
+
+/// Refresh Gold for `touched`; `None` when no plot boundaries are loaded (nothing to do).
+pub async fn refresh(
+    catalog: &dyn Catalog,
+    touched: &BTreeSet<(String, NaiveDate)>,
+    rules: &BreedingRules,
+) -> Result<Option<GoldSummary>> {
+    let (plots, ys) = read_references(catalog).await?;
+    if plots.is_empty() {
+        tracing::warn!("ref.field_boundaries is empty; Gold not refreshed");
+        return Ok(None);
+    }
+    Ok(Some(
+        gold::refresh(catalog, touched, &plots, &ys, rules).await?,
+    ))
+}

@@ -1,0 +1,414 @@
+//! R1: Kafka → Silver exactly once against a real broker (tansu).
+//!
+//! - Kill loop: chunks are produced to a 3-partition topic while the `hsi-ingest stream`
+//!   process is SIGKILLed at random points 20 times and restarted; Silver ends with exactly
+//!   the produced rows (0 lost, 0 duplicated), and `hsi.kafka.offsets` equals the topic's end.
+//! - Rebalance: two consumers in one group, a third joining and one leaving in between; same
+//!   result.
+//! - Poison: a chunk that is not Parquet and one whose schema header lies go to the DLQ topic
+//!   with the reason; everything else is committed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::{
+    Array, Float32Array, Float64Array, Int32Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use common::Rng;
+use hsi_edge::chunk::{ChunkEncoder, ChunkMeta, schema_id};
+use hsi_edge::flatten::EncodingOptions;
+use hsi_edge::flatten::schema::silver_schema;
+use hsi_edge::testkit::Tansu;
+use hsi_ingest::stream::table_offsets;
+use hsi_lakehouse::{LakehouseConfig, open_catalog};
+use rdkafka::ClientConfig;
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+const GRID: [f32; 4] = [550.0, 670.0, 800.0, 860.0];
+const TOPIC: &str = "hsi.silver.v1";
+const DLQ: &str = "hsi.silver.v1.dlq";
+const GROUP: &str = "silver-ingest";
+
+fn batch(cube: &str, first: usize, rows: usize) -> RecordBatch {
+    let s = |v: &str| Arc::new(StringArray::from(vec![v; rows])) as Arc<dyn Array>;
+    let mut cols: Vec<Arc<dyn Array>> = vec![
+        s(cube),
+        s("farm-1"),
+        s("field-1"),
+        s("sensor-1"),
+        Arc::new(
+            TimestampMicrosecondArray::from(vec![1_718_000_000_000_000; rows]).with_timezone("UTC"),
+        ),
+        Arc::new(Int32Array::from_iter_values(
+            (first..first + rows).map(|i| (i / 64) as i32),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            (first..first + rows).map(|i| (i % 64) as i32),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            (first..first + rows).map(|i| i as f64),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            (first..first + rows).map(|i| -(i as f64)),
+        )),
+        s("edge"),
+        s("cal-v1"),
+    ];
+    for b in 0..GRID.len() {
+        cols.push(Arc::new(Float32Array::from_iter_values(
+            (first..first + rows).map(|i| ((i + b) % 97) as f32 / 97.0),
+        )));
+    }
+    RecordBatch::try_new(silver_schema(&GRID), cols).unwrap()
+}
+
+/// The Parquet chunks of one cube of `rows` rows, cut at ~`max` bytes.
+fn chunks(cube: &str, rows: usize, max: usize) -> Vec<(ChunkMeta, Vec<u8>)> {
+    let schema = silver_schema(&GRID);
+    let mut enc = ChunkEncoder::new(
+        cube,
+        schema.clone(),
+        EncodingOptions::default().writer_properties(&GRID),
+        max,
+    );
+    let mut payloads = enc.push(&batch(cube, 0, rows)).unwrap();
+    payloads.extend(enc.finish().unwrap());
+    let n = payloads.len();
+    payloads
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let meta = ChunkMeta {
+                cube_id: cube.into(),
+                chunk_index: i as u32,
+                chunk_count: n as u32,
+                schema: schema_id(&schema),
+                calibration_version: "cal-v1".into(),
+            };
+            (meta, p)
+        })
+        .collect()
+}
+
+fn producer(brokers: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()
+        .unwrap()
+}
+
+async fn produce(p: &FutureProducer, cube: &str, chunks: &[(ChunkMeta, Vec<u8>)]) {
+    for (meta, payload) in chunks {
+        let mut headers = OwnedHeaders::new();
+        for (k, v) in meta.headers() {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(&v),
+            });
+        }
+        p.send(
+            FutureRecord::to(TOPIC)
+                .key(cube)
+                .payload(payload)
+                .headers(headers),
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    }
+}
+
+struct Env {
+    tansu: Tansu,
+    dir: tempfile::TempDir,
+    cfg: std::path::PathBuf,
+}
+
+fn setup(test: &str, interval: &str) -> Option<Env> {
+    let tansu = Tansu::start(test)?;
+    tansu.create_topic(TOPIC, 3).unwrap();
+    tansu.create_topic(DLQ, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+[lakehouse]
+warehouse = "{wh}"
+
+[stream]
+brokers = "{brokers}"
+topic = "{TOPIC}"
+dlq_topic = "{DLQ}"
+group_id = "{GROUP}"
+commit_interval = "{interval}"
+commit_rows = 20000
+"#,
+        wh = dir.path().join("warehouse").display(),
+        brokers = tansu.bootstrap(),
+    );
+    let cfg = common::write_config(dir.path(), &text);
+    Some(Env { tansu, dir, cfg })
+}
+
+fn spawn_stream(cfg: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hsi-ingest"))
+        .args(["--config", cfg.to_str().unwrap(), "stream"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn terminate(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Rows per cube and distinct (cube, line, sample) in Silver, read with iceberg-rust, plus the
+/// table-held offsets.
+async fn silver_facts(warehouse: &Path) -> (BTreeMap<String, (usize, usize)>, BTreeMap<i32, i64>) {
+    use futures::TryStreamExt;
+    let catalog = open_catalog(&LakehouseConfig::local(warehouse))
+        .await
+        .unwrap();
+    let t = catalog
+        .load_table(&hsi_lakehouse::table::silver_reflectance())
+        .await
+        .unwrap();
+    let offsets = table_offsets(t.metadata(), "silver.reflectance", TOPIC, GROUP)
+        .unwrap()
+        .0;
+    let mut per: BTreeMap<String, (usize, std::collections::HashSet<(i32, i32)>)> = BTreeMap::new();
+    if t.metadata().current_snapshot_id().is_some() {
+        let batches: Vec<RecordBatch> = t
+            .scan()
+            .select(["cube_id", "line", "sample"])
+            .build()
+            .unwrap()
+            .to_arrow()
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        for b in &batches {
+            let c = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+            let l = b.column(1).as_any().downcast_ref::<Int32Array>().unwrap();
+            let s = b.column(2).as_any().downcast_ref::<Int32Array>().unwrap();
+            for i in 0..b.num_rows() {
+                let e = per.entry(c.value(i).to_owned()).or_default();
+                e.0 += 1;
+                e.1.insert((l.value(i), s.value(i)));
+            }
+        }
+    }
+    (
+        per.into_iter()
+            .map(|(k, (n, set))| (k, (n, set.len())))
+            .collect(),
+        offsets,
+    )
+}
+
+fn high_watermarks(brokers: &str) -> BTreeMap<i32, i64> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "probe")
+        .create()
+        .unwrap();
+    (0..3)
+        .map(|p| {
+            (
+                p,
+                c.fetch_watermarks(TOPIC, p, Duration::from_secs(10))
+                    .unwrap()
+                    .1,
+            )
+        })
+        .collect()
+}
+
+/// Wait until the table's offsets reach the topic's end.
+async fn wait_caught_up(warehouse: &Path, brokers: &str, timeout: Duration) -> BTreeMap<i32, i64> {
+    let high = high_watermarks(brokers);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (_, offsets) = silver_facts(warehouse).await;
+        let done = high
+            .iter()
+            .all(|(p, h)| *h == 0 || offsets.get(p) == Some(h));
+        if done {
+            return offsets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not caught up: table {offsets:?}, topic {high:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_twenty_times_then_silver_holds_exactly_the_produced_rows() {
+    let Some(env) = setup("stream_kill", "300ms") else {
+        return;
+    };
+    let brokers = env.tansu.bootstrap();
+    let warehouse = env.dir.path().join("warehouse");
+    let p = producer(&brokers);
+    let cubes: Vec<(String, usize)> = (0..12)
+        .map(|i| (format!("cube-{i:02}"), 1500 + 250 * i))
+        .collect();
+    let mut rng = Rng(0xC0FFEE ^ u64::from(std::process::id()));
+    let mut next_cube = 0;
+    for round in 0..20 {
+        let child = spawn_stream(&env.cfg);
+        // Produce while the consumer runs (some rounds produce nothing).
+        if next_cube < cubes.len() && round % 2 == 0 {
+            let (id, rows) = &cubes[next_cube];
+            produce(&p, id, &chunks(id, *rows, 48 * 1024)).await;
+            next_cube += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(200 + rng.below(1500))).await;
+        let mut child = child;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    for (id, rows) in &cubes[next_cube..] {
+        produce(&p, id, &chunks(id, *rows, 48 * 1024)).await;
+    }
+    let child = spawn_stream(&env.cfg);
+    let offsets = wait_caught_up(&warehouse, &brokers, Duration::from_secs(120)).await;
+    terminate(child);
+    let (per, _) = silver_facts(&warehouse).await;
+    for (id, rows) in &cubes {
+        assert_eq!(
+            per.get(id),
+            Some(&(*rows, *rows)),
+            "{id}: rows and distinct pixels"
+        );
+    }
+    assert_eq!(per.len(), cubes.len());
+    assert_eq!(offsets, high_watermarks(&brokers));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_consumers_and_a_rebalance_commit_every_row_once() {
+    let Some(env) = setup("stream_rebalance", "300ms") else {
+        return;
+    };
+    let brokers = env.tansu.bootstrap();
+    let warehouse = env.dir.path().join("warehouse");
+    let p = producer(&brokers);
+    let cubes: Vec<(String, usize)> = (0..9)
+        .map(|i| (format!("reb-{i}"), 2000 + 100 * i))
+        .collect();
+    let a = spawn_stream(&env.cfg);
+    let b = spawn_stream(&env.cfg);
+    for (id, rows) in &cubes[..3] {
+        produce(&p, id, &chunks(id, *rows, 32 * 1024)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A third consumer joins (rebalance), then the first one is killed (rebalance again).
+    let c = spawn_stream(&env.cfg);
+    for (id, rows) in &cubes[3..6] {
+        produce(&p, id, &chunks(id, *rows, 32 * 1024)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut a = a;
+    a.kill().unwrap();
+    a.wait().unwrap();
+    for (id, rows) in &cubes[6..] {
+        produce(&p, id, &chunks(id, *rows, 32 * 1024)).await;
+    }
+    wait_caught_up(&warehouse, &brokers, Duration::from_secs(120)).await;
+    terminate(b);
+    terminate(c);
+    let (per, _) = silver_facts(&warehouse).await;
+    for (id, rows) in &cubes {
+        assert_eq!(per.get(id), Some(&(*rows, *rows)), "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_chunks_go_to_the_dlq_and_the_rest_is_committed() {
+    let Some(env) = setup("stream_poison", "300ms") else {
+        return;
+    };
+    let brokers = env.tansu.bootstrap();
+    let warehouse = env.dir.path().join("warehouse");
+    let p = producer(&brokers);
+    let good = chunks("good-1", 3000, 64 * 1024);
+    produce(&p, "good-1", &good[..1]).await;
+    // Not Parquet at all.
+    let mut bad_meta = good[0].0.clone();
+    bad_meta.cube_id = "bad-1".into();
+    produce(&p, "bad-1", &[(bad_meta, b"PAR1 but not really".to_vec())]).await;
+    // Valid Parquet, but the schema header lies.
+    let mut lie = chunks("bad-2", 100, 64 * 1024);
+    lie[0].0.schema = "silver.v1:0000000000000000".into();
+    produce(&p, "bad-2", &lie).await;
+    produce(&p, "good-1", &good[1..]).await;
+
+    let child = spawn_stream(&env.cfg);
+    wait_caught_up(&warehouse, &brokers, Duration::from_secs(60)).await;
+    terminate(child);
+    let (per, _) = silver_facts(&warehouse).await;
+    assert_eq!(per.len(), 1, "{per:?}");
+    assert_eq!(per["good-1"], (3000, 3000));
+
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "dlq-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    c.subscribe(&[DLQ]).unwrap();
+    let mut dead = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while dead.len() < 2 && Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            use rdkafka::message::Headers;
+            let h = m.headers().unwrap();
+            let get = |name: &str| {
+                h.iter()
+                    .find(|x| x.key == name)
+                    .and_then(|x| x.value)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            };
+            dead.push((
+                get("hsi-cube-id").unwrap(),
+                get("hsi-dlq-reason").unwrap(),
+                get("hsi-dlq-origin").unwrap(),
+            ));
+        }
+    }
+    dead.sort();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert_eq!(dead[0].0, "bad-1");
+    assert!(dead[0].1.contains("Parquet"), "{dead:?}");
+    assert_eq!(dead[1].0, "bad-2");
+    assert!(dead[1].1.contains("schema"), "{dead:?}");
+    assert!(dead[0].2.starts_with(&format!("{TOPIC}/")), "{dead:?}");
+}
