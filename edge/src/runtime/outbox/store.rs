@@ -7,7 +7,6 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::chunk::ChunkMeta;
 use crate::runtime::error::{Result, RuntimeError};
@@ -37,7 +36,7 @@ pub struct CubeManifest {
     pub calibration_version: String,
     /// Rows over all chunks.
     pub rows: u64,
-    /// Every chunk's size and SHA-256, by index.
+    /// Every chunk's size and CRC-32C, by index.
     pub chunks: Vec<ChunkEntry>,
 }
 
@@ -49,8 +48,8 @@ pub struct ChunkEntry {
     pub index: u32,
     /// Payload bytes.
     pub bytes: u64,
-    /// Hex SHA-256 of the payload.
-    pub sha256: String,
+    /// CRC-32C (Castagnoli) of the payload.
+    pub crc32c: u32,
 }
 
 /// A ready chunk: `seq` of its cube and its index.
@@ -73,7 +72,7 @@ pub struct PendingChunk {
     pub path: PathBuf,
     /// Payload bytes.
     pub bytes: u64,
-    sha256: String,
+    crc32c: u32,
 }
 
 /// A cube whose every chunk has been acknowledged.
@@ -345,10 +344,10 @@ impl Outbox {
                     continue;
                 }
                 let m = &cube.manifest;
-                let sha256 = m
+                let crc32c = m
                     .chunks
                     .get(index as usize)
-                    .map(|c| c.sha256.clone())
+                    .map(|c| c.crc32c)
                     .unwrap_or_default();
                 out.push(PendingChunk {
                     id,
@@ -361,23 +360,23 @@ impl Outbox {
                     },
                     path: chunk_path(&cube.dir, index),
                     bytes,
-                    sha256,
+                    crc32c,
                 });
             }
         }
         out
     }
 
-    /// The payload of a pending chunk, checked against its manifest SHA-256.
+    /// The payload of a pending chunk, checked against its manifest CRC-32C.
     pub fn read(&self, chunk: &PendingChunk) -> Result<Vec<u8>> {
         let bytes = std::fs::read(&chunk.path).map_err(|e| RuntimeError::io(&chunk.path, e))?;
-        let digest = hex::encode(Sha256::digest(&bytes));
-        if digest != chunk.sha256 {
+        let crc = crc32c::crc32c(&bytes);
+        if crc != chunk.crc32c {
             return Err(RuntimeError::corrupt(
                 &chunk.path,
                 format!(
-                    "SHA-256 {digest} differs from the manifest's {}",
-                    chunk.sha256
+                    "CRC-32C {crc:08x} differs from the manifest's {:08x}",
+                    chunk.crc32c
                 ),
             ));
         }
@@ -505,7 +504,7 @@ impl Staging<'_> {
         self.chunks.push(ChunkEntry {
             index,
             bytes,
-            sha256: hex::encode(Sha256::digest(payload)),
+            crc32c: crc32c::crc32c(payload),
         });
         write_synced(&chunk_path(&self.dir, index), payload)
     }
