@@ -147,17 +147,28 @@ impl Daemon {
             let _ = b.join();
         }
         let _ = http.join();
-        match sent {
-            Ok(Err(e)) => tracing::error!(error = %e, "sender stopped with an error"),
-            Err(_) => tracing::error!("sender thread panicked"),
-            Ok(Ok(stats)) => tracing::info!(
-                chunks = stats.chunks,
-                errors = stats.errors,
-                "sender stopped"
-            ),
-        }
         tracing::info!(pending = self.outbox.pending_chunks(), "daemon stopped");
-        result
+        match sent {
+            // Without a sender nothing drains: fail so the supervisor restarts the daemon.
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "sender stopped with an error");
+                result.and(Err(e))
+            }
+            Err(_) => result.and(Err(RuntimeError::Kafka {
+                topic: self.cfg.kafka.topic.clone(),
+                cube: None,
+                reason: "the sender thread panicked".into(),
+                retryable: true,
+            })),
+            Ok(Ok(stats)) => {
+                tracing::info!(
+                    chunks = stats.chunks,
+                    errors = stats.errors,
+                    "sender stopped"
+                );
+                result
+            }
+        }
     }
 
     fn spawn_sender(&self) -> Result<JoinHandle<Result<super::kafka::DeliveryStats>>> {
