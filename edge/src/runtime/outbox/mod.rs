@@ -45,6 +45,7 @@
 //!    whose own output exceeds the cap still completes (there is nothing else to wait for),
 //!    with a warning: size the cap above the largest cube's output.
 
+mod recover;
 mod store;
 
 #[cfg(test)]

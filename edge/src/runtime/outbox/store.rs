@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::recover::load_ready;
 use crate::chunk::ChunkMeta;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::fsutil::{
     create_dir, file_key, fsync_dir, remove_file, remove_tree, sorted_entries, write_synced,
 };
 
-const FORMAT: u32 = 1;
-const MANIFEST: &str = "cube.json";
+pub(super) const FORMAT: u32 = 1;
+pub(super) const MANIFEST: &str = "cube.json";
 const WAIT_STEP: Duration = Duration::from_millis(100);
 
 /// The manifest of a committed cube (`cube.json`).
@@ -125,11 +126,11 @@ impl OutboxStats {
     }
 }
 
-struct ReadyCube {
-    dir: PathBuf,
-    manifest: CubeManifest,
+pub(super) struct ReadyCube {
+    pub(super) dir: PathBuf,
+    pub(super) manifest: CubeManifest,
     /// index -> bytes of the chunks not yet acknowledged.
-    pending: BTreeMap<u32, u64>,
+    pub(super) pending: BTreeMap<u32, u64>,
 }
 
 #[derive(Default)]
@@ -573,65 +574,6 @@ impl Drop for Staging<'_> {
     }
 }
 
-fn chunk_path(dir: &Path, index: u32) -> PathBuf {
+pub(super) fn chunk_path(dir: &Path, index: u32) -> PathBuf {
     dir.join(format!("{index:06}.parquet"))
-}
-
-/// Load a committed cube directory, checking the remaining payloads against the manifest.
-fn load_ready(dir: &Path) -> Result<ReadyCube> {
-    let mpath = dir.join(MANIFEST);
-    let text = std::fs::read(&mpath).map_err(|e| RuntimeError::io(&mpath, e))?;
-    let manifest: CubeManifest =
-        serde_json::from_slice(&text).map_err(|e| RuntimeError::corrupt(&mpath, e.to_string()))?;
-    if manifest.format != FORMAT {
-        return Err(RuntimeError::corrupt(
-            &mpath,
-            format!("format {} (this build reads {FORMAT})", manifest.format),
-        ));
-    }
-    let consistent = manifest.chunk_count as usize == manifest.chunks.len()
-        && manifest
-            .chunks
-            .iter()
-            .enumerate()
-            .all(|(i, c)| c.index as usize == i);
-    if !consistent {
-        return Err(RuntimeError::corrupt(
-            &mpath,
-            "chunk list does not match chunk_count",
-        ));
-    }
-    let mut pending = BTreeMap::new();
-    for path in sorted_entries(dir)? {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name == MANIFEST {
-            continue;
-        }
-        let index = name
-            .strip_suffix(".parquet")
-            .and_then(|s| s.parse::<u32>().ok());
-        let Some(entry) = index.and_then(|i| manifest.chunks.get(i as usize)) else {
-            // `*.tmp` and other leftovers: never part of a committed cube.
-            remove_file(&path)?;
-            continue;
-        };
-        let len = std::fs::metadata(&path)
-            .map_err(|e| RuntimeError::io(&path, e))?
-            .len();
-        if len != entry.bytes {
-            return Err(RuntimeError::corrupt(
-                &path,
-                format!("{len} bytes, the manifest says {}", entry.bytes),
-            ));
-        }
-        pending.insert(entry.index, entry.bytes);
-    }
-    Ok(ReadyCube {
-        dir: dir.to_path_buf(),
-        manifest,
-        pending,
-    })
 }
