@@ -11,6 +11,7 @@ set -euo pipefail
 n="${1:-4}"
 size="${2:-64MB}"
 profile="${BENCH_PROFILE:-full}"
+max_message="${BENCH_MAX_MESSAGE:-983616}"   # kafka.max_message_bytes (tansu: keep < 5 MiB)
 if [ -z "${BIN:-}" ]; then
   source "$(dirname "$0")/common.sh"
 else
@@ -56,11 +57,12 @@ device = "cpu"
 [kafka]
 bootstrap = "127.0.0.1:$port"
 max_in_flight = 256
+max_message_bytes = $max_message
 [http]
 listen = "127.0.0.1:$http"
 TOML
 start_tansu() {
-  (cd "$run/tansu" && RUST_LOG=warn "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+  (cd "$run/tansu" && RUST_LOG=warn exec "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
      --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine sqlite://tansu.db \
      >>"$run/tansu.log" 2>&1) &
   tansu_pid=$!
@@ -106,7 +108,7 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 proc = sum(r["seconds"] for r in rows)
 raw = sum(r["raw_bytes"] for r in rows)
-print(f"cubes: $n x $size ({raw/1e6:.0f} MB raw), profile $profile, CPU calibrator")
+print(f"cubes: $n x $size ({raw/1e6:.0f} MB raw), profile $profile, CPU calibrator, max_message_bytes $max_message")
 print(f"hsi-edge process: {proc:.2f} s in-process ({$process_s:.2f} s wall)")
 print(f"daemon processing: {$per_cube:.2f} s in-process, {$daemon_s:.2f} s landing->outbox wall")
 print(f"daemon/process ratio: {$per_cube/proc:.3f} (in-process), {$daemon_s/$process_s:.3f} (wall)")

@@ -147,17 +147,28 @@ impl Daemon {
             let _ = b.join();
         }
         let _ = http.join();
-        match sent {
-            Ok(Err(e)) => tracing::error!(error = %e, "sender stopped with an error"),
-            Err(_) => tracing::error!("sender thread panicked"),
-            Ok(Ok(stats)) => tracing::info!(
-                chunks = stats.chunks,
-                errors = stats.errors,
-                "sender stopped"
-            ),
-        }
         tracing::info!(pending = self.outbox.pending_chunks(), "daemon stopped");
-        result
+        match sent {
+            // Without a sender nothing drains: fail so the supervisor restarts the daemon.
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "sender stopped with an error");
+                result.and(Err(e))
+            }
+            Err(_) => result.and(Err(RuntimeError::Kafka {
+                topic: self.cfg.kafka.topic.clone(),
+                cube: None,
+                reason: "the sender thread panicked".into(),
+                retryable: true,
+            })),
+            Ok(Ok(stats)) => {
+                tracing::info!(
+                    chunks = stats.chunks,
+                    errors = stats.errors,
+                    "sender stopped"
+                );
+                result
+            }
+        }
     }
 
     fn spawn_sender(&self) -> Result<JoinHandle<Result<super::kafka::DeliveryStats>>> {
@@ -365,5 +376,53 @@ fn sleep_until(shutdown: &AtomicBool, total: Duration, tick: impl Fn()) {
     while !shutdown.load(Ordering::Relaxed) && Instant::now() < end {
         tick();
         std::thread::sleep(Duration::from_millis(100).min(end - Instant::now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(root: &std::path::Path) -> EdgeConfig {
+        let text = format!(
+            "[landing]\ndir = \"{r}/landing\"\n[outbox]\ndir = \"{r}/outbox\"\n[state]\ndir = \"{r}/state\"\n[kafka]\nbootstrap = \"127.0.0.1:1\"\n",
+            r = root.display()
+        );
+        EdgeConfig::parse("test", &text).expect("config")
+    }
+
+    #[test]
+    fn start_up_finishes_what_a_crash_interrupted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = config(dir.path());
+        {
+            let (outbox, _) = Outbox::open(&cfg.outbox.dir, 1 << 20).expect("outbox");
+            let stop = AtomicBool::new(false);
+            // Committed, then killed before the state store recorded it processed.
+            let mut s = outbox.begin("cube-a", "a.h5").expect("begin");
+            s.add(b"chunk-a0", &stop).expect("add");
+            s.commit("silver.v1:00", "cal+1", 42).expect("commit");
+            // Committed and fully acknowledged, then killed before it was recorded sent.
+            let mut s = outbox.begin("cube-b", "b.h5").expect("begin");
+            s.add(b"chunk-b0", &stop).expect("add");
+            let seq = s.commit("silver.v1:00", "cal+1", 7).expect("commit");
+            outbox
+                .ack(crate::runtime::outbox::ChunkId { seq, index: 0 })
+                .expect("ack");
+        }
+        let daemon = Daemon::open(cfg, Arc::new(AtomicBool::new(false))).expect("open");
+        let a = daemon.state.get("a.h5").expect("get").expect("a recorded");
+        let p = a.processed.expect("a is processed");
+        assert_eq!((p.rows, p.chunks), (42, 1));
+        assert_eq!(a.cube_id.as_deref(), Some("cube-a"));
+        assert!(a.sent_at.is_none(), "a still has a chunk to send");
+        let b = daemon.state.get("b.h5").expect("get").expect("b recorded");
+        assert!(b.processed.is_some() && b.sent_at.is_some());
+        assert_eq!(daemon.outbox.stats().cubes_ready, 1);
+        assert_eq!(daemon.outbox.pending_chunks(), 1);
+        // A second daemon on the same state directory is refused.
+        let again = Daemon::open(config(dir.path()), Arc::new(AtomicBool::new(false)));
+        let e = again.err().expect("locked").to_string();
+        assert!(e.contains("another hsi-edge daemon"), "{e}");
     }
 }

@@ -7,16 +7,16 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use super::recover::load_ready;
 use crate::chunk::ChunkMeta;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::fsutil::{
     create_dir, file_key, fsync_dir, remove_file, remove_tree, sorted_entries, write_synced,
 };
 
-const FORMAT: u32 = 1;
-const MANIFEST: &str = "cube.json";
+pub(super) const FORMAT: u32 = 1;
+pub(super) const MANIFEST: &str = "cube.json";
 const WAIT_STEP: Duration = Duration::from_millis(100);
 
 /// The manifest of a committed cube (`cube.json`).
@@ -37,7 +37,7 @@ pub struct CubeManifest {
     pub calibration_version: String,
     /// Rows over all chunks.
     pub rows: u64,
-    /// Every chunk's size and SHA-256, by index.
+    /// Every chunk's size and CRC-32C, by index.
     pub chunks: Vec<ChunkEntry>,
 }
 
@@ -49,8 +49,8 @@ pub struct ChunkEntry {
     pub index: u32,
     /// Payload bytes.
     pub bytes: u64,
-    /// Hex SHA-256 of the payload.
-    pub sha256: String,
+    /// CRC-32C (Castagnoli) of the payload.
+    pub crc32c: u32,
 }
 
 /// A ready chunk: `seq` of its cube and its index.
@@ -73,7 +73,7 @@ pub struct PendingChunk {
     pub path: PathBuf,
     /// Payload bytes.
     pub bytes: u64,
-    sha256: String,
+    crc32c: u32,
 }
 
 /// A cube whose every chunk has been acknowledged.
@@ -126,11 +126,11 @@ impl OutboxStats {
     }
 }
 
-struct ReadyCube {
-    dir: PathBuf,
-    manifest: CubeManifest,
+pub(super) struct ReadyCube {
+    pub(super) dir: PathBuf,
+    pub(super) manifest: CubeManifest,
     /// index -> bytes of the chunks not yet acknowledged.
-    pending: BTreeMap<u32, u64>,
+    pub(super) pending: BTreeMap<u32, u64>,
 }
 
 #[derive(Default)]
@@ -345,10 +345,10 @@ impl Outbox {
                     continue;
                 }
                 let m = &cube.manifest;
-                let sha256 = m
+                let crc32c = m
                     .chunks
                     .get(index as usize)
-                    .map(|c| c.sha256.clone())
+                    .map(|c| c.crc32c)
                     .unwrap_or_default();
                 out.push(PendingChunk {
                     id,
@@ -361,23 +361,23 @@ impl Outbox {
                     },
                     path: chunk_path(&cube.dir, index),
                     bytes,
-                    sha256,
+                    crc32c,
                 });
             }
         }
         out
     }
 
-    /// The payload of a pending chunk, checked against its manifest SHA-256.
+    /// The payload of a pending chunk, checked against its manifest CRC-32C.
     pub fn read(&self, chunk: &PendingChunk) -> Result<Vec<u8>> {
         let bytes = std::fs::read(&chunk.path).map_err(|e| RuntimeError::io(&chunk.path, e))?;
-        let digest = hex::encode(Sha256::digest(&bytes));
-        if digest != chunk.sha256 {
+        let crc = crc32c::crc32c(&bytes);
+        if crc != chunk.crc32c {
             return Err(RuntimeError::corrupt(
                 &chunk.path,
                 format!(
-                    "SHA-256 {digest} differs from the manifest's {}",
-                    chunk.sha256
+                    "CRC-32C {crc:08x} differs from the manifest's {:08x}",
+                    chunk.crc32c
                 ),
             ));
         }
@@ -505,7 +505,7 @@ impl Staging<'_> {
         self.chunks.push(ChunkEntry {
             index,
             bytes,
-            sha256: hex::encode(Sha256::digest(payload)),
+            crc32c: crc32c::crc32c(payload),
         });
         write_synced(&chunk_path(&self.dir, index), payload)
     }
@@ -574,65 +574,6 @@ impl Drop for Staging<'_> {
     }
 }
 
-fn chunk_path(dir: &Path, index: u32) -> PathBuf {
+pub(super) fn chunk_path(dir: &Path, index: u32) -> PathBuf {
     dir.join(format!("{index:06}.parquet"))
-}
-
-/// Load a committed cube directory, checking the remaining payloads against the manifest.
-fn load_ready(dir: &Path) -> Result<ReadyCube> {
-    let mpath = dir.join(MANIFEST);
-    let text = std::fs::read(&mpath).map_err(|e| RuntimeError::io(&mpath, e))?;
-    let manifest: CubeManifest =
-        serde_json::from_slice(&text).map_err(|e| RuntimeError::corrupt(&mpath, e.to_string()))?;
-    if manifest.format != FORMAT {
-        return Err(RuntimeError::corrupt(
-            &mpath,
-            format!("format {} (this build reads {FORMAT})", manifest.format),
-        ));
-    }
-    let consistent = manifest.chunk_count as usize == manifest.chunks.len()
-        && manifest
-            .chunks
-            .iter()
-            .enumerate()
-            .all(|(i, c)| c.index as usize == i);
-    if !consistent {
-        return Err(RuntimeError::corrupt(
-            &mpath,
-            "chunk list does not match chunk_count",
-        ));
-    }
-    let mut pending = BTreeMap::new();
-    for path in sorted_entries(dir)? {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name == MANIFEST {
-            continue;
-        }
-        let index = name
-            .strip_suffix(".parquet")
-            .and_then(|s| s.parse::<u32>().ok());
-        let Some(entry) = index.and_then(|i| manifest.chunks.get(i as usize)) else {
-            // `*.tmp` and other leftovers: never part of a committed cube.
-            remove_file(&path)?;
-            continue;
-        };
-        let len = std::fs::metadata(&path)
-            .map_err(|e| RuntimeError::io(&path, e))?
-            .len();
-        if len != entry.bytes {
-            return Err(RuntimeError::corrupt(
-                &path,
-                format!("{len} bytes, the manifest says {}", entry.bytes),
-            ));
-        }
-        pending.insert(entry.index, entry.bytes);
-    }
-    Ok(ReadyCube {
-        dir: dir.to_path_buf(),
-        manifest,
-        pending,
-    })
 }

@@ -181,7 +181,7 @@ fn damaged_payloads_are_quarantined_not_sent() {
     let p = outbox.next_pending(&HashSet::new(), 10);
     assert_eq!(p.len(), 1);
     let e = outbox.read(&p[0]).expect_err("checksum");
-    assert!(e.to_string().contains("SHA-256"), "{e}");
+    assert!(e.to_string().contains("CRC-32C"), "{e}");
     outbox
         .quarantine(p[0].id.seq, "checksum")
         .expect("quarantine");
