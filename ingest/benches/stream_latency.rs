@@ -159,6 +159,9 @@ async fn run() {
         commit_rows: 500_000,
         table: "silver.reflectance".into(),
         kafka: BTreeMap::new(),
+        session_timeout: Duration::from_secs(10),
+        max_poll_interval: Duration::from_secs(60),
+        instance_id: None,
     };
 
     // 1. Backlog throughput.
