@@ -22,7 +22,14 @@ use hsi_ingest::dispatch::{
 use hsi_ingest::metrics::Metrics;
 use hsi_ingest::shutdown::Shutdown;
 
-const EVENTS: usize = 10_000;
+const EVENTS_DEFAULT: usize = 10_000;
+
+fn events() -> usize {
+    std::env::var("HSI_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(EVENTS_DEFAULT)
+}
 
 fn body(i: usize) -> String {
     serde_json::json!({"Records": [{
@@ -48,6 +55,7 @@ impl JobRunner for Recorder {
 }
 
 fn pure() {
+    const EVENTS: usize = EVENTS_DEFAULT;
     let bodies: Vec<String> = (0..EVENTS).map(body).collect();
     let t0 = Instant::now();
     let mut b = Bundler::new(
@@ -83,6 +91,7 @@ fn pure() {
 }
 
 async fn with_moto() {
+    let n = events();
     let Some(moto) = Moto::start("dispatch_events bench") else {
         return;
     };
@@ -104,7 +113,7 @@ async fn with_moto() {
         .queue_url
         .unwrap();
     let t_fill = Instant::now();
-    for chunk in (0..EVENTS).collect::<Vec<_>>().chunks(10) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
         let entries: Vec<_> = chunk
             .iter()
             .map(|i| {
@@ -124,7 +133,7 @@ async fn with_moto() {
             .unwrap();
     }
     println!(
-        "dispatch/moto: queued {EVENTS} events in {:.1} s",
+        "dispatch/moto: queued {n} events in {:.1} s",
         t_fill.elapsed().as_secs_f64()
     );
     let cfg = DispatchConfig {
@@ -156,16 +165,21 @@ async fn with_moto() {
     let t0 = Instant::now();
     let stats = d.run(&Shutdown::default(), true).await.unwrap();
     let dt = t0.elapsed();
-    assert_eq!(*rec.0.lock().unwrap(), EVENTS);
+    assert_eq!(*rec.0.lock().unwrap(), n);
     println!(
-        "dispatch/moto: {EVENTS} events -> {} manifests (written to S3, messages deleted) in {:.1} s ({:.0} events/s; last idle poll of 1 s included)",
+        "dispatch/moto: {n} events -> {} manifests (written to S3, messages deleted) in {:.1} s ({:.0} events/s; last idle poll of 1 s included)",
         stats.manifests.len(),
         dt.as_secs_f64(),
-        EVENTS as f64 / dt.as_secs_f64()
+        n as f64 / dt.as_secs_f64()
     );
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench binaries without `--bench`: stay quick there.
+    if !std::env::args().any(|a| a == "--bench") && std::env::var_os("HSI_BENCH_RUN").is_none() {
+        println!("bench skipped (run with `cargo bench`, or set HSI_BENCH_RUN=1)");
+        return;
+    }
     pure();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

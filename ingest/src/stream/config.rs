@@ -26,6 +26,17 @@ pub struct StreamConfig {
     /// Commit as soon as this many rows are pending.
     #[serde(default = "default_rows")]
     pub commit_rows: usize,
+    /// Kafka session timeout: a consumer that stops heartbeating is out of the group after it.
+    #[serde(default = "default_session", with = "humantime_serde")]
+    pub session_timeout: Duration,
+    /// Longest gap between polls (a commit counts); also the rebalance timeout, i.e. how long
+    /// the coordinator waits for members to rejoin. Must be at least `session_timeout`.
+    #[serde(default = "default_max_poll", with = "humantime_serde")]
+    pub max_poll_interval: Duration,
+    /// Static group membership (`group.instance.id`, e.g. the pod name): a restarted consumer
+    /// takes its partitions back at once instead of waiting for a rebalance.
+    #[serde(default)]
+    pub instance_id: Option<String>,
     /// The Silver table (`namespace.name`).
     #[serde(default = "default_table")]
     pub table: String,
@@ -49,6 +60,12 @@ fn default_interval() -> Duration {
 fn default_rows() -> usize {
     500_000
 }
+fn default_session() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_poll() -> Duration {
+    Duration::from_secs(60)
+}
 fn default_table() -> String {
     "silver.reflectance".into()
 }
@@ -64,6 +81,9 @@ impl StreamConfig {
         }
         if self.commit_interval.is_zero() || self.commit_rows == 0 {
             return Err("stream: commit_interval and commit_rows must be positive".into());
+        }
+        if self.max_poll_interval < self.session_timeout {
+            return Err("stream: max_poll_interval must be at least session_timeout".into());
         }
         if self.table.split_once('.').is_none() {
             return Err(format!(

@@ -75,6 +75,10 @@ impl std::fmt::Debug for StreamIngest {
     }
 }
 
+fn ms(d: Duration) -> String {
+    d.as_millis().max(1).to_string()
+}
+
 async fn load_offsets(
     catalog: &dyn Catalog,
     ident: &TableIdent,
@@ -134,8 +138,12 @@ impl StreamIngest {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000");
+            .set("session.timeout.ms", ms(self.cfg.session_timeout))
+            .set("max.poll.interval.ms", ms(self.cfg.max_poll_interval))
+            .set("heartbeat.interval.ms", ms(self.cfg.session_timeout / 5));
+        if let Some(id) = &self.cfg.instance_id {
+            client.set("group.instance.id", id);
+        }
         for (k, v) in &self.cfg.kafka {
             client.set(k, v);
         }
