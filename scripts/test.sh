@@ -19,3 +19,5 @@ if [ -x "$CARGO_TARGET_DIR/debug/hsi" ]; then export HSI_BIN="$CARGO_TARGET_DIR/
 scripts/notebooks_check.sh
 # Terraform: tofu fmt -check, HCL parse, contract tests, checkov (tools cached under ~/.cache/hsi).
 scripts/infra_check.sh
+# The K3s manifests: render both overlays and validate them (kubernetes-validate --strict).
+scripts/k8s_check.sh

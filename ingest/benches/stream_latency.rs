@@ -162,6 +162,7 @@ async fn run() {
         session_timeout: Duration::from_secs(10),
         max_poll_interval: Duration::from_secs(60),
         instance_id: None,
+        rejoin_idle_after: None,
     };
 
     // 1. Backlog throughput.

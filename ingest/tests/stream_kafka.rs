@@ -155,6 +155,7 @@ commit_interval = "{interval}"
 commit_rows = 20000
 session_timeout = "3s"
 max_poll_interval = "4s"
+rejoin_idle_after = "12s"
 {instance}
 "#,
         instance = instance
@@ -319,8 +320,10 @@ async fn sigkill_twenty_times_then_silver_holds_exactly_the_produced_rows() {
     for (id, rows) in &cubes[next_cube..] {
         produce(&p, id, &chunks(id, *rows, 48 * 1024)).await;
     }
+    // Let the coordinator expire the killed members (session timeout 3 s) before the last join.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let child = spawn_stream(&env.cfg);
-    let offsets = wait_caught_up(&warehouse, &brokers, Duration::from_secs(60)).await;
+    let offsets = wait_caught_up(&warehouse, &brokers, Duration::from_secs(150)).await;
     terminate(child);
     let (per, _) = silver_facts(&warehouse).await;
     for (id, rows) in &cubes {

@@ -37,6 +37,12 @@ pub struct StreamConfig {
     /// takes its partitions back at once instead of waiting for a rebalance.
     #[serde(default)]
     pub instance_id: Option<String>,
+    /// Leave and re-join the group when this consumer has held no partition for this long
+    /// (unset: never). A workaround for brokers whose coordinator can stall after members die
+    /// (seen with tansu 0.6 after repeated SIGKILLs); leave it unset on MSK, where an idle member
+    /// (more consumers than partitions) is normal and re-joining would only cause rebalances.
+    #[serde(default, with = "humantime_serde")]
+    pub rejoin_idle_after: Option<Duration>,
     /// The Silver table (`namespace.name`).
     #[serde(default = "default_table")]
     pub table: String,

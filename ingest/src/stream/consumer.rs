@@ -170,6 +170,7 @@ impl StreamIngest {
         let mut assigned: BTreeMap<i32, Option<i64>> = BTreeMap::new();
         let mut pending = Pending::default();
         let mut last_gap: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut idle_since = Instant::now();
         loop {
             for ev in consumer.context().take_events() {
                 match ev {
@@ -182,6 +183,21 @@ impl StreamIngest {
                         return Err(Error::config("stream", format!("rebalance: {reason}")));
                     }
                 }
+            }
+            if !assigned.is_empty() {
+                idle_since = Instant::now();
+            } else if let Some(after) = self.cfg.rejoin_idle_after
+                && idle_since.elapsed() >= after
+            {
+                tracing::warn!(
+                    idle_s = idle_since.elapsed().as_secs(),
+                    "no partition assigned; leaving and re-joining the group"
+                );
+                consumer.unsubscribe();
+                consumer
+                    .subscribe(&[&self.cfg.topic])
+                    .map_err(Error::kafka(format!("subscribe {}", self.cfg.topic)))?;
+                idle_since = Instant::now();
             }
             if self.stop.requested() {
                 if pending.rows > 0 {

@@ -157,10 +157,14 @@ resource "aws_batch_job_definition" "worker" {
     ]
 
     environment = [for k, v in merge({
-      HSI_WAREHOUSE = var.warehouse_uri
-      AWS_REGION    = data.aws_region.current.name
-      TMPDIR        = "/scratch"
-      RUST_LOG      = "info"
+      # The image ships the worker's config (docs/ingest.example.toml) at this path; the
+      # HSI_INGEST__SECTION__KEY variables override single keys of it.
+      HSI_INGEST_CONFIG                = "/etc/hsi/ingest.toml"
+      HSI_INGEST__LAKEHOUSE__WAREHOUSE = var.warehouse_uri
+      HSI_INGEST__WORKER__SCRATCH_DIR  = "/scratch"
+      AWS_REGION                       = data.aws_region.current.name
+      TMPDIR                           = "/scratch"
+      HSI_LOG                          = "info"
     }, var.extra_environment) : { name = k, value = v }]
 
     # Read-only image; the cube being processed and its outputs go to a per-job Docker volume

@@ -54,11 +54,12 @@ resource "aws_lambda_function" "dispatcher" {
 
   environment {
     variables = merge({
-      HSI_LAKEHOUSE_BUCKET     = var.lakehouse_bucket_name
-      HSI_MANIFEST_PREFIX      = "manifests/"
+      HSI_MANIFEST_BUCKET      = var.lakehouse_bucket_name
+      HSI_RAW_PREFIX           = "raw_cubes/"
+      HSI_MAX_REFS             = "200"
       HSI_BATCH_JOB_QUEUE      = var.job_queue_name
       HSI_BATCH_JOB_DEFINITION = var.job_definition_name
-      RUST_LOG                 = var.log_level
+      HSI_LOG                  = var.log_level
     }, var.extra_environment)
   }
 
