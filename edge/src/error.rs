@@ -103,6 +103,47 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file of the runtime's own stores (outbox, state) fails a check (size, checksum, JSON).
+    #[error("{path}: corrupt: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Producing to Kafka failed.
+    #[error("kafka topic `{topic}`{}: {reason}", cube.as_deref().map(|c| format!(" cube `{c}`")).unwrap_or_default())]
+    Kafka {
+        /// The topic.
+        topic: String,
+        /// The cube whose chunk was being sent, if any.
+        cube: Option<String>,
+        /// librdkafka's error.
+        reason: String,
+        /// Whether librdkafka says a retry can succeed.
+        retryable: bool,
+    },
+
+    /// An S3 request failed.
+    #[error("s3://{bucket}/{key}: {operation}: {reason}")]
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The object key.
+        key: String,
+        /// The S3 operation (`UploadPart`, `CompleteMultipartUpload`, ...).
+        operation: &'static str,
+        /// The service's or the client's error.
+        reason: String,
+        /// Whether a retry can succeed (throttling, 5xx, network).
+        retryable: bool,
+    },
+
+    /// The work was interrupted by a shutdown request (SIGTERM/SIGINT).
+    #[error("interrupted by shutdown")]
+    Shutdown,
+
     /// Arrow or Parquet encoding failed.
     #[error("cube `{cube_id}`: Parquet/Arrow: {reason}")]
     Encode {
@@ -116,15 +157,42 @@ pub enum Error {
 impl Error {
     /// Whether retrying the same operation could succeed.
     ///
-    /// Only transient I/O errors are retryable; bad input stays bad and must be quarantined.
+    /// Transient I/O (including a full disk, which frees up as the outbox drains), Kafka and
+    /// S3 errors the client marks transient, and shutdowns are retryable; bad input stays bad and
+    /// must be quarantined.
     pub fn retryable(&self) -> bool {
         use std::io::ErrorKind::*;
         match self {
             Error::Io { source, .. } => matches!(
                 source.kind(),
-                Interrupted | WouldBlock | TimedOut | ConnectionReset | ConnectionAborted
+                Interrupted
+                    | WouldBlock
+                    | TimedOut
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | StorageFull
+                    | QuotaExceeded
+                    | ResourceBusy
             ),
+            Error::Kafka { retryable, .. } | Error::S3 { retryable, .. } => *retryable,
+            Error::Shutdown => true,
             _ => false,
+        }
+    }
+
+    /// Shorthand for an [`Error::Config`].
+    pub fn config(origin: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Config {
+            origin: origin.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for an [`Error::Corrupt`].
+    pub fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
         }
     }
 
@@ -178,6 +246,34 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "/x.hdr: invalid `data type`: 7 is not supported"
+        );
+    }
+
+    #[test]
+    fn full_disk_kafka_and_s3_retry_flags() {
+        let full = Error::io("/o", std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert!(full.retryable());
+        assert!(!Error::config("edge.toml", "x").retryable());
+        assert!(!Error::corrupt("/o/ready/1/000000.parquet", "size").retryable());
+        let k = Error::Kafka {
+            topic: "t".into(),
+            cube: Some("c1".into()),
+            reason: "broker down".into(),
+            retryable: true,
+        };
+        assert!(k.retryable());
+        assert_eq!(k.to_string(), "kafka topic `t` cube `c1`: broker down");
+        let s3 = Error::S3 {
+            bucket: "b".into(),
+            key: "raw_cubes/x.h5".into(),
+            operation: "UploadPart",
+            reason: "AccessDenied".into(),
+            retryable: false,
+        };
+        assert!(!s3.retryable());
+        assert_eq!(
+            s3.to_string(),
+            "s3://b/raw_cubes/x.h5: UploadPart: AccessDenied"
         );
     }
 }

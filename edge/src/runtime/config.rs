@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{Result, RuntimeError};
+use super::error::{Error, Result};
 use crate::calib::select::Device;
 use crate::chunk::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TOPIC};
 
@@ -298,7 +298,7 @@ fn default_listen() -> SocketAddr {
 impl EdgeConfig {
     /// Read `path`, apply the environment overrides, validate.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut cfg = Self::parse(&path.display().to_string(), &text)?;
         cfg.apply_env(|k| std::env::var(k).ok())?;
         cfg.validate(&path.display().to_string())?;
@@ -307,14 +307,13 @@ impl EdgeConfig {
 
     /// Parse TOML text (no environment, no validation).
     pub fn parse(origin: &str, text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| RuntimeError::config(origin, e.to_string()))
+        toml::from_str(text).map_err(|e| Error::config(origin, e.to_string()))
     }
 
     /// Apply the `HSI_*` overrides read through `var`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
-        let parse_err = |k: &str, e: &dyn std::fmt::Display| {
-            RuntimeError::config(format!("env {k}"), e.to_string())
-        };
+        let parse_err =
+            |k: &str, e: &dyn std::fmt::Display| Error::config(format!("env {k}"), e.to_string());
         if let Some(v) = var("HSI_LANDING_DIR") {
             self.landing.dir = v.into();
         }
@@ -366,9 +365,9 @@ impl EdgeConfig {
 
     /// Check values that parse but cannot work.
     pub fn validate(&self, origin: &str) -> Result<()> {
-        let bad = |reason: String| Err(RuntimeError::config(origin, reason));
+        let bad = |reason: String| Err(Error::config(origin, reason));
         crate::flatten::Profile::by_name(&self.processing.profile)
-            .map_err(|e| RuntimeError::config(origin, e.to_string()))?;
+            .map_err(|e| Error::config(origin, e.to_string()))?;
         if self.kafka.bootstrap.trim().is_empty() {
             return bad("kafka.bootstrap is empty".into());
         }
@@ -406,7 +405,7 @@ impl EdgeConfig {
         }
         for w in &self.backhaul.trigger.windows {
             super::backhaul::trigger::Window::parse(w)
-                .map_err(|reason| RuntimeError::config(origin, reason))?;
+                .map_err(|reason| Error::config(origin, reason))?;
         }
         if self.retention.low_water_bytes > self.retention.high_water_bytes {
             return bad("retention.low_water_bytes is above high_water_bytes".into());

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::backhaul::{self, Backhaul};
 use super::config::EdgeConfig;
-use super::error::{Result, RuntimeError};
+use super::error::{Error, Result};
 use super::fsutil::create_dir;
 use super::kafka::Sender;
 use super::landing::{self, LandingCube};
@@ -49,9 +49,9 @@ impl Daemon {
             create_dir(d)?;
         }
         let lock_path = cfg.state.dir.join("daemon.lock");
-        let lock = File::create(&lock_path).map_err(|e| RuntimeError::io(&lock_path, e))?;
+        let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
         lock.try_lock().map_err(|_| {
-            RuntimeError::config(
+            Error::config(
                 lock_path.display().to_string(),
                 "another hsi-edge daemon uses this state directory",
             )
@@ -154,7 +154,7 @@ impl Daemon {
                 tracing::error!(error = %e, "sender stopped with an error");
                 result.and(Err(e))
             }
-            Err(_) => result.and(Err(RuntimeError::Kafka {
+            Err(_) => result.and(Err(Error::Kafka {
                 topic: self.cfg.kafka.topic.clone(),
                 cube: None,
                 reason: "the sender thread panicked".into(),
@@ -190,7 +190,7 @@ impl Daemon {
                 }
                 r
             })
-            .map_err(|e| RuntimeError::io("hsi-sender thread", e))
+            .map_err(|e| Error::io("hsi-sender thread", e))
     }
 
     fn spawn_backhaul(&self) -> Result<Option<JoinHandle<()>>> {
@@ -230,7 +230,7 @@ impl Daemon {
                     sleep_until(&shutdown, cfg.backhaul.trigger.check_interval, || {});
                 }
             })
-            .map_err(|e| RuntimeError::io("hsi-backhaul thread", e))?;
+            .map_err(|e| Error::io("hsi-backhaul thread", e))?;
         Ok(Some(handle))
     }
 
@@ -261,7 +261,7 @@ impl Daemon {
                 self.wait_for_space()?;
                 match self.process(&cube, &job, calibrator) {
                     Ok(()) => {}
-                    Err(RuntimeError::Shutdown) => break,
+                    Err(Error::Shutdown) => break,
                     Err(e) if e.retryable() => {
                         tracing::warn!(source = %cube.source, error = %e, "cube interrupted; retried on the next scan");
                         break;
@@ -296,7 +296,7 @@ impl Daemon {
         loop {
             self.health.beat_main();
             if self.shutdown.load(Ordering::Relaxed) {
-                return Err(RuntimeError::Shutdown);
+                return Err(Error::Shutdown);
             }
             let s = self.outbox.stats();
             if s.bytes() < s.cap_bytes || s.ready_bytes == 0 {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::error::{Result, RuntimeError};
+use super::error::{Error, Result};
 
 /// Characters kept as they are in file-name keys: ASCII letters, digits, `-`, `_` and `.`.
 const KEY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
@@ -29,7 +29,7 @@ pub fn file_key(id: &str) -> String {
 pub fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| RuntimeError::io(dir, e))
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// Create a file with `bytes`, fsync it (no rename: for files inside a staging directory that is
@@ -40,9 +40,9 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
         .create(true)
         .truncate(true)
         .open(path)
-        .map_err(|e| RuntimeError::io(path, e))?;
-    f.write_all(bytes).map_err(|e| RuntimeError::io(path, e))?;
-    f.sync_all().map_err(|e| RuntimeError::io(path, e))
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
 }
 
 /// Replace `path` with `bytes` atomically and durably: write `path.tmp`, fsync, rename, fsync
@@ -50,7 +50,7 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = tmp_path(path);
     write_synced(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).map_err(|e| RuntimeError::io(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
     if let Some(dir) = path.parent() {
         fsync_dir(dir)?;
     }
@@ -66,7 +66,7 @@ pub fn tmp_path(path: &Path) -> PathBuf {
 
 /// Create a directory (and parents).
 pub fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io(dir, e))
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Remove a directory tree; a missing one is fine.
@@ -74,7 +74,7 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(RuntimeError::io(dir, e)),
+        Err(e) => Err(Error::io(dir, e)),
     }
 }
 
@@ -83,14 +83,14 @@ pub fn remove_file(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(RuntimeError::io(path, e)),
+        Err(e) => Err(Error::io(path, e)),
     }
 }
 
 /// Entries of a directory, sorted by name.
 pub fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| RuntimeError::io(dir, e))?
+        .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     out.sort();

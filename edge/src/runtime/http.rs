@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tiny_http::{Header, Response, Server};
 
-use super::error::{Result, RuntimeError};
+use super::error::{Error, Result};
 use super::metrics::{Health, Metrics};
 use super::outbox::Outbox;
 
@@ -22,11 +22,11 @@ pub fn serve(
     shutdown: Arc<AtomicBool>,
 ) -> Result<(SocketAddr, JoinHandle<()>)> {
     let server = Server::http(listen)
-        .map_err(|e| RuntimeError::config(format!("http.listen {listen}"), e.to_string()))?;
+        .map_err(|e| Error::config(format!("http.listen {listen}"), e.to_string()))?;
     let bound = server
         .server_addr()
         .to_ip()
-        .ok_or_else(|| RuntimeError::config("http.listen", "not an IP address"))?;
+        .ok_or_else(|| Error::config("http.listen", "not an IP address"))?;
     let handle = std::thread::Builder::new()
         .name("hsi-http".into())
         .spawn(move || {
@@ -63,7 +63,7 @@ pub fn serve(
                 let _ = req.respond(response);
             }
         })
-        .map_err(|e| RuntimeError::io("hsi-http thread", e))?;
+        .map_err(|e| Error::io("hsi-http thread", e))?;
     Ok((bound, handle))
 }
 

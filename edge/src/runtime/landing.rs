@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::error::{Result, RuntimeError};
+use super::error::{Error, Result};
 use crate::read::envi;
 
 /// A complete cube in the landing directory.
@@ -45,7 +45,7 @@ impl LandingCube {
 /// Complete cubes in `dir` unmodified for `settle`, oldest first (then by name).
 pub fn scan(dir: &Path, settle: Duration) -> Result<Vec<LandingCube>> {
     let now = SystemTime::now();
-    let entries = std::fs::read_dir(dir).map_err(|e| RuntimeError::io(dir, e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut out = Vec::new();
     for entry in entries {
         let Ok(entry) = entry else { continue };

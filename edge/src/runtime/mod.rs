@@ -11,7 +11,7 @@
 //! - [`backhaul`]: resumable multipart uploads of raw cubes, triggers, retention.
 //! - [`metrics`] and [`http`]: Prometheus metrics, `/healthz`, `/metrics`.
 //! - [`daemon`]: the threads and the main loop of `hsi-edge run`.
-//! - [`error`]: the runtime's error type, with [`error::RuntimeError::retryable`].
+//! - [`error`]: the runtime's errors (the crate's one [`crate::Error`]), with [`crate::Error::retryable`].
 //! - [`fsutil`]: atomic, durable file primitives.
 
 pub mod backhaul;
@@ -29,4 +29,3 @@ pub mod state;
 
 pub use config::EdgeConfig;
 pub use daemon::Daemon;
-pub use error::{Result, RuntimeError};

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use arrow_array::RecordBatch;
 
-use super::error::{Result, RuntimeError};
+use super::error::{Error, Result};
 use super::landing::LandingCube;
 use super::outbox::{Outbox, Staging};
 use crate::calib::{CalibrationConfig, CalibrationPlan, Calibrator};
@@ -86,9 +86,9 @@ pub fn process_cube(
     let rows = match (rows, sink.failure.take()) {
         (Ok(rows), None) => rows,
         (_, Some(outbox_error)) => return Err(outbox_error),
-        (Err(e), None) => return Err(e.into()),
+        (Err(e), None) => return Err(e),
     };
-    let encoder = sink.encoder.take().ok_or(RuntimeError::Shutdown)?;
+    let encoder = sink.encoder.take().ok_or(Error::Shutdown)?;
     for payload in encoder.finish()? {
         sink.staging.add(&payload, job.shutdown)?;
     }
@@ -112,7 +112,7 @@ struct OutboxSink<'a> {
     staging: Staging<'a>,
     shutdown: &'a AtomicBool,
     /// The outbox error behind a failed `write` (the trait returns the crate's error type).
-    failure: Option<RuntimeError>,
+    failure: Option<Error>,
 }
 
 impl BatchSink for OutboxSink<'_> {

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::error::{Result, RuntimeError};
+use super::error::{Error, Result};
 use super::fsutil::{create_dir, file_key, sorted_entries, write_atomic};
 
 /// Everything known about one landing cube.
@@ -140,16 +140,16 @@ impl StateStore {
             .truncate(false)
             .write(true)
             .open(&self.lock)
-            .map_err(|e| RuntimeError::io(&self.lock, e))?;
-        lock.lock().map_err(|e| RuntimeError::io(&self.lock, e))?;
+            .map_err(|e| Error::io(&self.lock, e))?;
+        lock.lock().map_err(|e| Error::io(&self.lock, e))?;
         let path = self.path(source);
         let mut rec = read_record(&path)?.unwrap_or_else(|| CubeRecord {
             source: source.to_owned(),
             ..CubeRecord::default()
         });
         change(&mut rec);
-        let json = serde_json::to_vec_pretty(&rec)
-            .map_err(|e| RuntimeError::corrupt(&path, e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&rec).map_err(|e| Error::corrupt(&path, e.to_string()))?;
         write_atomic(&path, &json)?;
         Ok(rec)
     }
@@ -159,9 +159,9 @@ fn read_record(path: &Path) -> Result<Option<CubeRecord>> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| RuntimeError::corrupt(path, e.to_string())),
+            .map_err(|e| Error::corrupt(path, e.to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(RuntimeError::io(path, e)),
+        Err(e) => Err(Error::io(path, e)),
     }
 }
 

@@ -22,7 +22,7 @@ use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumVal
 use chrono::Datelike;
 
 use super::config::BackhaulConfig;
-use super::error::{Result, RuntimeError};
+use super::error::{Error, Result};
 use super::fsutil::{create_dir, file_key};
 use super::landing::{self, LandingCube};
 use super::metrics::Metrics;
@@ -38,7 +38,7 @@ pub fn object_key(h: &CubeHeader, ext: &str) -> Result<String> {
         ("cube_id", &h.cube_id),
     ] {
         if v.is_empty() || v.contains('/') || v == "." || v == ".." {
-            return Err(RuntimeError::config(
+            return Err(Error::config(
                 format!("cube `{}`", h.cube_id),
                 format!("{name} `{v}` cannot be an S3 key segment"),
             ));
@@ -89,15 +89,12 @@ impl Backhaul {
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
         if cfg.bucket.is_empty() {
-            return Err(RuntimeError::config(
-                "backhaul.bucket",
-                "no bucket configured",
-            ));
+            return Err(Error::config("backhaul.bucket", "no bucket configured"));
         }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| RuntimeError::io("tokio runtime", e))?;
+            .map_err(|e| Error::io("tokio runtime", e))?;
         let mut loader =
             aws_config::defaults(BehaviorVersion::latest()).region(Region::new(cfg.region.clone()));
         if let Some(ep) = &cfg.endpoint {
@@ -174,7 +171,7 @@ impl Backhaul {
         // One uploader per cube, across processes (daemon and `hsi-edge backhaul`).
         let key_base = file_key(&cube.source);
         let lock_path = self.resume_dir.join(format!("{key_base}.lock"));
-        let lock = File::create(&lock_path).map_err(|e| RuntimeError::io(&lock_path, e))?;
+        let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
         if lock.try_lock().is_err() {
             tracing::info!(source = %cube.source, "another process is uploading this cube");
             return Ok((0, false));

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::runtime::config::RetentionConfig;
-use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::error::{Error, Result};
 use crate::runtime::landing;
 use crate::runtime::state::StateStore;
 
@@ -33,7 +33,7 @@ pub fn enforce(landing_dir: &Path, cfg: &RetentionConfig, state: &StateStore) ->
         }
         // Header (or the .h5) first: a half-deleted cube is never seen as complete again.
         for f in &cube.files {
-            std::fs::remove_file(f).map_err(|e| RuntimeError::io(f, e))?;
+            std::fs::remove_file(f).map_err(|e| Error::io(f, e))?;
         }
         let now = chrono::Utc::now();
         state.update(&cube.source, |r| r.deleted_at = Some(now))?;

@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::error::{Error, Result};
 use crate::runtime::fsutil::{remove_file, write_atomic};
 use crate::runtime::metrics::Metrics;
 
@@ -97,7 +97,7 @@ pub struct UploadJob<'a> {
 }
 
 impl UploadJob<'_> {
-    fn s3_err<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> RuntimeError
+    fn s3_err<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
@@ -123,7 +123,7 @@ impl UploadJob<'_> {
             reason.truncate(cut);
             reason.push_str("...");
         }
-        RuntimeError::S3 {
+        Error::S3 {
             bucket: self.bucket.to_owned(),
             key: self.key.to_owned(),
             operation,
@@ -135,7 +135,7 @@ impl UploadJob<'_> {
 
 /// Upload (or resume uploading) `job.path`; at most `max_parts` parts in this call.
 pub async fn upload(job: &UploadJob<'_>, max_parts: Option<u32>) -> Result<Upload> {
-    let meta = std::fs::metadata(job.path).map_err(|e| RuntimeError::io(job.path, e))?;
+    let meta = std::fs::metadata(job.path).map_err(|e| Error::io(job.path, e))?;
     let size = meta.len();
     let mtime_ns = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
     let mut record = match load_record(&job.resume)? {
@@ -161,7 +161,7 @@ pub async fn upload(job: &UploadJob<'_>, max_parts: Option<u32>) -> Result<Uploa
         _ => start(job, size, mtime_ns).await?,
     };
     let total_parts = size.div_ceil(job.part_size).max(1);
-    let mut file = File::open(job.path).map_err(|e| RuntimeError::io(job.path, e))?;
+    let mut file = File::open(job.path).map_err(|e| Error::io(job.path, e))?;
     let mut uploaded = 0u32;
     for number in 1..=total_parts as i32 {
         if record.parts.iter().any(|p| p.number == number) {
@@ -177,7 +177,7 @@ pub async fn upload(job: &UploadJob<'_>, max_parts: Option<u32>) -> Result<Uploa
         let mut buf = vec![0u8; len as usize];
         file.seek(SeekFrom::Start(offset))
             .and_then(|_| file.read_exact(&mut buf))
-            .map_err(|e| RuntimeError::io(job.path, e))?;
+            .map_err(|e| Error::io(job.path, e))?;
         let sha256 = B64.encode(Sha256::digest(&buf));
         let out = job
             .client
@@ -375,7 +375,7 @@ async fn complete(job: &UploadJob<'_>, record: &ResumeRecord) -> Result<()> {
         .send()
         .await
         .map_err(|e| job.s3_err("HeadObject", e))?;
-    let mismatch = |what: &str, want: &str, got: &str| RuntimeError::S3 {
+    let mismatch = |what: &str, want: &str, got: &str| Error::S3 {
         bucket: job.bucket.to_owned(),
         key: job.key.to_owned(),
         operation: "CompleteMultipartUpload",
@@ -405,7 +405,7 @@ pub fn composite_sha256(parts: &[DonePart]) -> Result<String> {
     for p in parts {
         let raw = B64
             .decode(&p.sha256)
-            .map_err(|e| RuntimeError::corrupt("resume record", e.to_string()))?;
+            .map_err(|e| Error::corrupt("resume record", e.to_string()))?;
         h.update(raw);
     }
     Ok(format!("{}-{}", B64.encode(h.finalize()), parts.len()))
@@ -413,11 +413,11 @@ pub fn composite_sha256(parts: &[DonePart]) -> Result<String> {
 
 /// Hex SHA-256 of a file, streamed.
 pub fn hash_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).map_err(|e| RuntimeError::io(path, e))?;
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(|e| RuntimeError::io(path, e))?;
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
         if n == 0 {
             break;
         }
@@ -430,13 +430,12 @@ fn load_record(path: &Path) -> Result<Option<ResumeRecord>> {
     match std::fs::read(path) {
         Ok(b) => Ok(serde_json::from_slice(&b).ok()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(RuntimeError::io(path, e)),
+        Err(e) => Err(Error::io(path, e)),
     }
 }
 
 fn save_record(path: &Path, r: &ResumeRecord) -> Result<()> {
-    let json =
-        serde_json::to_vec_pretty(r).map_err(|e| RuntimeError::corrupt(path, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(r).map_err(|e| Error::corrupt(path, e.to_string()))?;
     write_atomic(path, &json)
 }
 

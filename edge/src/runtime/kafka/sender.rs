@@ -13,7 +13,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 
 use super::client_config;
 use crate::runtime::config::KafkaConfig;
-use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::error::{Error, Result};
 use crate::runtime::metrics::{Health, Metrics};
 use crate::runtime::outbox::{ChunkId, Outbox, PendingChunk};
 use crate::runtime::state::StateStore;
@@ -107,8 +107,8 @@ impl Sender {
         })
     }
 
-    fn kafka_error(&self, cube: Option<&str>, reason: String, retryable: bool) -> RuntimeError {
-        RuntimeError::Kafka {
+    fn kafka_error(&self, cube: Option<&str>, reason: String, retryable: bool) -> Error {
+        Error::Kafka {
             topic: self.cfg.topic.clone(),
             cube: cube.map(str::to_owned),
             reason,
@@ -202,7 +202,7 @@ impl Sender {
     fn produce(&self, session: &Session, chunk: &PendingChunk, token: usize) -> Result<bool> {
         let payload = match self.outbox.read(chunk) {
             Ok(p) => p,
-            Err(e @ RuntimeError::Corrupt { .. }) => {
+            Err(e @ Error::Corrupt { .. }) => {
                 self.metrics.quarantined.inc();
                 self.outbox.quarantine(chunk.id.seq, &e.to_string())?;
                 return Ok(true);

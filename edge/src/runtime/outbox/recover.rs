@@ -4,17 +4,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::store::{CubeManifest, FORMAT, MANIFEST, ReadyCube};
-use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::error::{Error, Result};
 use crate::runtime::fsutil::{remove_file, sorted_entries};
 
 /// Load a committed cube directory, checking the remaining payloads against the manifest.
 pub(super) fn load_ready(dir: &Path) -> Result<ReadyCube> {
     let mpath = dir.join(MANIFEST);
-    let text = std::fs::read(&mpath).map_err(|e| RuntimeError::io(&mpath, e))?;
+    let text = std::fs::read(&mpath).map_err(|e| Error::io(&mpath, e))?;
     let manifest: CubeManifest =
-        serde_json::from_slice(&text).map_err(|e| RuntimeError::corrupt(&mpath, e.to_string()))?;
+        serde_json::from_slice(&text).map_err(|e| Error::corrupt(&mpath, e.to_string()))?;
     if manifest.format != FORMAT {
-        return Err(RuntimeError::corrupt(
+        return Err(Error::corrupt(
             &mpath,
             format!("format {} (this build reads {FORMAT})", manifest.format),
         ));
@@ -26,7 +26,7 @@ pub(super) fn load_ready(dir: &Path) -> Result<ReadyCube> {
             .enumerate()
             .all(|(i, c)| c.index as usize == i);
     if !consistent {
-        return Err(RuntimeError::corrupt(
+        return Err(Error::corrupt(
             &mpath,
             "chunk list does not match chunk_count",
         ));
@@ -49,10 +49,10 @@ pub(super) fn load_ready(dir: &Path) -> Result<ReadyCube> {
             continue;
         };
         let len = std::fs::metadata(&path)
-            .map_err(|e| RuntimeError::io(&path, e))?
+            .map_err(|e| Error::io(&path, e))?
             .len();
         if len != entry.bytes {
-            return Err(RuntimeError::corrupt(
+            return Err(Error::corrupt(
                 &path,
                 format!("{len} bytes, the manifest says {}", entry.bytes),
             ));

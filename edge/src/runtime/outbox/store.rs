@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recover::load_ready;
 use crate::chunk::ChunkMeta;
-use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::error::{Error, Result};
 use crate::runtime::fsutil::{
     create_dir, file_key, fsync_dir, remove_file, remove_tree, sorted_entries, write_synced,
 };
@@ -291,7 +291,7 @@ impl Outbox {
             }
             if shutdown.load(Ordering::Relaxed) {
                 ix.backpressure = false;
-                return Err(RuntimeError::Shutdown);
+                return Err(Error::Shutdown);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 // Still paused: the flag stays set for the caller's next wait.
@@ -370,10 +370,10 @@ impl Outbox {
 
     /// The payload of a pending chunk, checked against its manifest CRC-32C.
     pub fn read(&self, chunk: &PendingChunk) -> Result<Vec<u8>> {
-        let bytes = std::fs::read(&chunk.path).map_err(|e| RuntimeError::io(&chunk.path, e))?;
+        let bytes = std::fs::read(&chunk.path).map_err(|e| Error::io(&chunk.path, e))?;
         let crc = crc32c::crc32c(&bytes);
         if crc != chunk.crc32c {
-            return Err(RuntimeError::corrupt(
+            return Err(Error::corrupt(
                 &chunk.path,
                 format!(
                     "CRC-32C {crc:08x} differs from the manifest's {:08x}",
@@ -467,7 +467,7 @@ impl Outbox {
         let name = dir.file_name().unwrap_or_default();
         let to = self.quarantine.join(name);
         remove_tree(&to)?;
-        std::fs::rename(dir, &to).map_err(|e| RuntimeError::io(dir, e))?;
+        std::fs::rename(dir, &to).map_err(|e| Error::io(dir, e))?;
         fsync_dir(&self.quarantine)?;
         fsync_dir(&self.ready)
     }
@@ -528,7 +528,7 @@ impl Staging<'_> {
             chunks: self.chunks.clone(),
         };
         let json = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| RuntimeError::corrupt(&self.dir, e.to_string()))?;
+            .map_err(|e| Error::corrupt(&self.dir, e.to_string()))?;
         write_synced(&self.dir.join(MANIFEST), &json)?;
         fsync_dir(&self.dir)?;
         let outbox = self.outbox;
@@ -537,7 +537,7 @@ impl Staging<'_> {
         let to = outbox
             .ready
             .join(format!("{seq:016}-{}", file_key(&self.cube_id)));
-        std::fs::rename(&self.dir, &to).map_err(|e| RuntimeError::io(&to, e))?;
+        std::fs::rename(&self.dir, &to).map_err(|e| Error::io(&to, e))?;
         fsync_dir(&outbox.ready)?;
         fsync_dir(&outbox.staging)?;
         self.committed = true;

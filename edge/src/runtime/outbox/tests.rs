@@ -245,7 +245,7 @@ fn shutdown_interrupts_a_paused_cube_and_gives_its_space_back() {
     let stop = AtomicBool::new(true);
     assert!(matches!(
         outbox.wait_below_cap(&stop),
-        Err(crate::runtime::error::RuntimeError::Shutdown)
+        Err(crate::runtime::error::Error::Shutdown)
     ));
     let mut s = outbox.begin("b", "b.h5").expect("begin");
     assert!(s.add(&payload(10, 0), &stop).is_err());
