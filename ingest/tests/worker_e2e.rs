@@ -85,6 +85,21 @@ async fn s3_events_to_tables_exactly_once_with_tags_and_quarantine() {
             tags.contains(&("processing_status".into(), "complete".into())),
             "{key}: {tags:?}"
         );
+        // Bronze: the Zarr store was published to S3 before the commit.
+        let listed = cloud
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(RAW_BUCKET)
+            .prefix(format!("bronze_zarr/{id}.zarr/"))
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+        assert!(
+            keys.iter().any(|k| k.ends_with("zarr.json")) && keys.len() >= 2,
+            "{id}: Bronze store in S3: {keys:?}"
+        );
     }
     assert_eq!(facts["silver"].as_object().unwrap().len(), 3);
     assert_eq!(facts["manifests"], serde_json::json!([stats.manifests[0]]));

@@ -107,6 +107,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// Copying a finished Bronze store to its destination (e.g. S3) failed.
+    #[error("publishing the Bronze store to {uri}: {reason}")]
+    Publish {
+        /// The destination.
+        uri: String,
+        /// The underlying error, rendered.
+        reason: String,
+        /// Whether a retry can succeed (network, throttling, 5xx).
+        retryable: bool,
+    },
+
     /// A local file operation failed.
     #[error("{path}: {source}")]
     Io {
@@ -174,6 +185,7 @@ impl Error {
     pub fn retryable(&self) -> bool {
         match self {
             Error::Conflict { .. } => true,
+            Error::Publish { retryable, .. } => *retryable,
             Error::Edge(e) => e.retryable(),
             Error::Iceberg { source, .. } => {
                 source.retryable() || source.kind() == iceberg::ErrorKind::CatalogCommitConflicts

@@ -15,6 +15,11 @@ pub struct WorkerConfig {
     /// Where raw cubes are downloaded to (one at a time); absent = the system temp dir.
     #[serde(default)]
     pub scratch_dir: Option<PathBuf>,
+    /// Where Bronze stores live: `s3://bucket/prefix/` uploads each cube's store there (before
+    /// the commit) as `{prefix}{cube_id}.zarr/…` and removes the local copy; unset = they stay
+    /// under `zarr_root` (a local or mounted file system).
+    #[serde(default)]
+    pub bronze_uri: Option<String>,
     /// Prefix of the quarantine records (`{prefix}{raw key}.error.json`, in the raw bucket).
     #[serde(default = "default_quarantine_prefix")]
     pub quarantine_prefix: String,
@@ -38,6 +43,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             zarr_root: default_zarr_root(),
             scratch_dir: None,
+            bronze_uri: None,
             quarantine_prefix: default_quarantine_prefix(),
             attempts: default_attempts(),
             refresh_gold: true,

@@ -19,6 +19,7 @@
 //!
 //! After the loop, Gold is refreshed for the (farm, date) partitions the manifest touched.
 
+mod bronze_s3;
 pub mod config;
 pub mod gold;
 pub mod s3io;
@@ -35,6 +36,7 @@ use hsi_lakehouse::pipeline::{CubeStatus, IngestOptions, tables};
 use hsi_lakehouse::table::PROP_MANIFEST_ID;
 use iceberg::Catalog;
 
+pub use bronze_s3::S3ZarrPublisher;
 pub use config::WorkerConfig;
 
 use crate::dispatch::manifest::{Manifest, ManifestCube};
@@ -186,6 +188,12 @@ impl Worker<'_> {
             tracing::warn!(key = %cube.key, manifest_etag = %cube.etag, etag = %etag, "object changed since the event");
         }
         let opts = IngestOptions {
+            zarr_publisher: self.cfg.bronze_uri.as_deref().and_then(|uri| {
+                S3ZarrPublisher::new(self.s3.clone(), uri).map(|p| {
+                    std::sync::Arc::new(p)
+                        as std::sync::Arc<dyn hsi_lakehouse::pipeline::ZarrPublisher>
+                })
+            }),
             raw_uri: Some(format!("s3://{}/{}", cube.bucket, cube.key)),
             snapshot_properties: BTreeMap::from([(
                 PROP_MANIFEST_ID.to_owned(),

@@ -292,6 +292,7 @@ attempts = 3
 [worker]
 zarr_root = "{zarr}"
 scratch_dir = "{scratch}"
+bronze_uri = "s3://{bucket}/bronze_zarr/"
 "#,
         wh = warehouse.display(),
         aws = cloud.aws_toml(),

@@ -49,9 +49,20 @@ pub struct CubeOutcome {
     pub touched: BTreeSet<(String, NaiveDate)>,
 }
 
+/// Moves a finished local Bronze Zarr store to where it lives (the Batch worker: S3), before
+/// anything is committed, and returns the URI recorded in `bronze.cubes.zarr_uri`.
+#[async_trait::async_trait]
+pub trait ZarrPublisher: Send + Sync + std::fmt::Debug {
+    /// Publish the store at `local` (written for `cube_id`); on success the local copy may be gone.
+    async fn publish(&self, cube_id: &str, local: &Path) -> Result<String>;
+}
+
 /// Options of [`ingest_cube_with`] (callers other than the local pipeline: the Batch worker).
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
+    /// Where the Bronze store goes after it is written locally; `None` = it stays where
+    /// `zarr_root` put it (`file://` URI).
+    pub zarr_publisher: Option<std::sync::Arc<dyn ZarrPublisher>>,
     /// The raw cube's URI for `bronze.cubes.raw_uri` (e.g. `s3://bucket/key` when `path` is a
     /// downloaded copy); `None` = `file://` + the canonical path.
     pub raw_uri: Option<String>,
@@ -140,6 +151,11 @@ pub async fn ingest_cube_with(
         return Err(e);
     }
     let zarr = zarr?;
+    // The store must be where bronze.cubes will say before anything is committed.
+    let zarr_uri = match &opts.zarr_publisher {
+        Some(publisher) => publisher.publish(&h.cube_id, &zarr.path).await?,
+        None => zarr.uri.clone(),
+    };
     let rows: u64 = silver.iter().map(|b| b.num_rows() as u64).sum();
     outcome.touched = touched_partitions(&silver)?;
 
@@ -171,7 +187,7 @@ pub async fn ingest_cube_with(
             acquisition_time: h.acquisition_time,
             raw_uri: opts.raw_uri.clone().unwrap_or_else(|| file_uri(path)),
             raw_sha256: sha256_file(path)?,
-            zarr_uri: zarr.uri.clone(),
+            zarr_uri: zarr_uri.clone(),
             lines: u32::try_from(plan.out_lines).unwrap_or(u32::MAX),
             samples: u32::try_from(plan.out_samples).unwrap_or(u32::MAX),
             bands: u32::try_from(plan.grid_nm.len()).unwrap_or(u32::MAX),
@@ -182,7 +198,7 @@ pub async fn ingest_cube_with(
         opts.snapshot_properties.clone(),
     )
     .await?;
-    tracing::info!(cube_id = %h.cube_id, rows, zarr = %zarr.uri, "cube ingested");
+    tracing::info!(cube_id = %h.cube_id, rows, zarr = %zarr_uri, "cube ingested");
     outcome.status = CubeStatus::Ingested {
         rows,
         silver_snapshot_id: snapshot,

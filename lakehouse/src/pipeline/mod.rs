@@ -33,7 +33,7 @@ use crate::breeding::BreedingRules;
 use crate::error::Result;
 
 pub use gold::GoldSummary;
-pub use ingest::{CubeOutcome, CubeStatus, IngestOptions};
+pub use ingest::{CubeOutcome, CubeStatus, IngestOptions, ZarrPublisher};
 
 /// Inputs of one local run.
 #[derive(Debug, Clone)]

@@ -162,6 +162,7 @@ resource "aws_batch_job_definition" "worker" {
       HSI_INGEST_CONFIG                = "/etc/hsi/ingest.toml"
       HSI_INGEST__LAKEHOUSE__WAREHOUSE = var.warehouse_uri
       HSI_INGEST__WORKER__SCRATCH_DIR  = "/scratch"
+      HSI_INGEST__WORKER__BRONZE_URI   = "${var.warehouse_uri}/bronze_zarr/"
       AWS_REGION                       = data.aws_region.current.name
       TMPDIR                           = "/scratch"
       HSI_LOG                          = "info"
