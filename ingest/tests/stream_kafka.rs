@@ -291,8 +291,14 @@ async fn wait_caught_up(warehouse: &Path, brokers: &str, timeout: Duration) -> B
     }
 }
 
+/// The three tests run one at a time: each starts its own broker and consumers, and on a 2-core
+/// machine three brokers plus their consumer groups at once starve the group heartbeats
+/// (3 s session timeout) into endless rebalances.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_twenty_times_then_silver_holds_exactly_the_produced_rows() {
+    let _serial = SERIAL.lock().await;
     let Some(env) = setup("stream_kill", "300ms", None) else {
         return;
     };
@@ -339,6 +345,7 @@ async fn sigkill_twenty_times_then_silver_holds_exactly_the_produced_rows() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_consumers_and_a_rebalance_commit_every_row_once() {
+    let _serial = SERIAL.lock().await;
     let Some(env) = setup("stream_rebalance", "300ms", None) else {
         return;
     };
@@ -377,6 +384,7 @@ async fn two_consumers_and_a_rebalance_commit_every_row_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn poison_chunks_go_to_the_dlq_and_the_rest_is_committed() {
+    let _serial = SERIAL.lock().await;
     let Some(env) = setup("stream_poison", "300ms", None) else {
         return;
     };

@@ -34,7 +34,7 @@ use iceberg::expr::Reference;
 use iceberg::spec::Datum;
 use iceberg::{Catalog, TableIdent};
 
-pub use zarr::{ZarrInfo, write_zarr};
+pub use zarr::{ZarrInfo, read_zarr_blocks, write_zarr};
 
 use crate::error::{Error, Result};
 use crate::table::{

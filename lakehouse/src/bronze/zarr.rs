@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use ndarray::Array3;
 use zarrs::array::codec::ZstdCodec;
-use zarrs::array::{ArrayBuilder, ZARR_NAN_F32, data_type};
+use zarrs::array::{Array, ArrayBuilder, ZARR_NAN_F32, data_type};
 use zarrs::filesystem::FilesystemStore;
 
 use crate::error::{Error, Result};
@@ -150,6 +150,29 @@ pub fn write_zarr(
         chunk_shape: [block_lines as u64, samples as u64, bands as u64],
         chunks: chunks_total,
     })
+}
+
+/// Read a store written by [`write_zarr`] back, one chunk of lines at a time (bounded memory):
+/// `(first_line, [lines, samples, bands])` blocks in order, bit-identical to what was written.
+pub fn read_zarr_blocks(
+    info: &ZarrInfo,
+) -> Result<impl Iterator<Item = Result<(usize, Array3<f32>)>> + use<>> {
+    let label = info.path.display().to_string();
+    let store = Arc::new(FilesystemStore::new(&info.path).map_err(Error::zarr(&label))?);
+    let array = Array::open(store, "/").map_err(Error::zarr(&label))?;
+    let [lines, samples, bands] = info.shape;
+    let step = info.chunk_shape[0].max(1);
+    Ok((0..lines).step_by(step as usize).map(move |first| {
+        let n = step.min(lines - first);
+        let subset = [first..first + n, 0..samples, 0..bands];
+        let block: ndarray::ArrayD<f32> = array
+            .retrieve_array_subset(&subset)
+            .map_err(Error::zarr(&label))?;
+        let block = block
+            .into_dimensionality::<ndarray::Ix3>()
+            .map_err(Error::zarr(&label))?;
+        Ok((first as usize, block))
+    }))
 }
 
 fn attributes(

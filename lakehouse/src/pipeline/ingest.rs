@@ -1,12 +1,12 @@
 //! One cube into Bronze (Zarr + `bronze.cubes`) and Silver, exactly once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::path::Path;
 
 use arrow_array::RecordBatch;
 use chrono::{NaiveDate, Utc};
-use hsi_edge::calib::{CalibrationConfig, CalibrationPlan, Calibrator};
+use hsi_edge::calib::{CalibratedBlock, CalibrationConfig, CalibrationPlan, Calibrator};
 use hsi_edge::cube::blocks;
 use hsi_edge::flatten::{Flattener, Pipeline};
 use hsi_edge::process::lines_per_block;
@@ -17,8 +17,11 @@ use sha2::{Digest, Sha256};
 use crate::bronze::{self, BronzeCube};
 use crate::error::{Error, Result};
 use crate::gold::touched_partitions;
-use crate::silver::append_silver_with;
-use crate::table::{AppendOutcome, IdempotencyKey, silver_reflectance};
+use crate::silver::evolve_bands;
+use crate::table::{
+    AppendOutcome, DataFileStream, IdempotencyKey, PROP_CALIBRATION_VERSION, commit_files_once,
+    silver_reflectance,
+};
 
 /// What happened to one cube.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,14 +111,12 @@ pub async fn ingest_cube_with(
         return Ok(outcome);
     }
 
-    // One pass: calibrate each block, hand it to the Zarr writer and flatten it for Silver.
+    // Pass 1: calibrate each block once, into the Bronze Zarr store (block by block).
     let flattener = Flattener::new(h, &plan, Pipeline::Batch, None);
     let step = lines_per_block(info.shape.samples, info.shape.bands, plan.binning);
-    let mut silver: Vec<RecordBatch> = Vec::new();
     let mut first_error: Option<Error> = None;
     let zarr = {
         let mut iter = blocks(reader.as_mut(), step);
-        let silver = &mut silver;
         let first_error = &mut first_error;
         let plan = &plan;
         let stream = std::iter::from_fn(move || {
@@ -123,14 +124,8 @@ pub async fn ingest_cube_with(
                 Ok(b) => b,
                 Err(e) => return Some(Err(Error::from(e))),
             };
-            let out = calibrator.calibrate(plan, &block).and_then(|cal| {
-                if let Some(batch) = flattener.flatten(&cal)? {
-                    silver.push(batch);
-                }
-                Ok((cal.first_line, cal.data))
-            });
-            match out {
-                Ok(v) => Some(Ok(v)),
+            match calibrator.calibrate(plan, &block) {
+                Ok(cal) => Some(Ok((cal.first_line, cal.data))),
                 Err(e) => {
                     let msg = e.to_string();
                     *first_error = Some(Error::from(e));
@@ -151,29 +146,72 @@ pub async fn ingest_cube_with(
         return Err(e);
     }
     let zarr = zarr?;
+
+    // Pass 2: Silver, flattened from the Bronze store block by block and written as rolling
+    // data files, so memory stays bounded whatever the cube's size; one commit at the end.
+    let ident = silver_reflectance();
+    let key = IdempotencyKey::cube(&h.cube_id, &plan.version)?;
+    let added = evolve_bands(
+        catalog,
+        &ident,
+        &[RecordBatch::new_empty(flattener.schema().clone())],
+    )
+    .await?;
+    if !added.is_empty() {
+        tracing::info!(table = %ident, columns = ?added, "added band columns");
+    }
+    let table = catalog
+        .load_table(&ident)
+        .await
+        .map_err(Error::iceberg(format!("load {ident}")))?;
+    let committed = key.find_in(table.metadata());
+    let mut files = match committed {
+        Some(_) => None,
+        None => Some(DataFileStream::open(&table)?),
+    };
+    let mut rows = 0u64;
+    for block in bronze::read_zarr_blocks(&zarr)? {
+        let (first_line, data) = block?;
+        if let Some(batch) = flattener.flatten(&CalibratedBlock { first_line, data })? {
+            rows += batch.num_rows() as u64;
+            outcome
+                .touched
+                .extend(touched_partitions(std::slice::from_ref(&batch))?);
+            if let Some(files) = &mut files {
+                files.write(&batch).await?;
+            }
+        }
+    }
     // The store must be where bronze.cubes will say before anything is committed.
     let zarr_uri = match &opts.zarr_publisher {
         Some(publisher) => publisher.publish(&h.cube_id, &zarr.path).await?,
         None => zarr.uri.clone(),
     };
-    let rows: u64 = silver.iter().map(|b| b.num_rows() as u64).sum();
-    outcome.touched = touched_partitions(&silver)?;
-
-    let key = IdempotencyKey::cube(&h.cube_id, &plan.version)?;
-    let appended = append_silver_with(
-        catalog,
-        &silver_reflectance(),
-        &silver,
-        &plan.version,
-        &key,
-        opts.snapshot_properties.clone(),
-    )
-    .await?;
-    drop(silver);
+    let appended = match (committed, files) {
+        (Some(snapshot_id), _) => {
+            tracing::info!(cube_id = %h.cube_id, snapshot_id, "Silver already committed by an earlier run");
+            AppendOutcome::AlreadyCommitted { snapshot_id }
+        }
+        (None, Some(files)) => {
+            let (table, data_files, written) = files.close().await?;
+            if written == 0 {
+                AppendOutcome::Empty
+            } else {
+                let mut props: HashMap<String, String> = opts
+                    .snapshot_properties
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                props.insert(PROP_CALIBRATION_VERSION.to_owned(), plan.version.clone());
+                for (k, v) in key.pairs() {
+                    props.insert(k.clone(), v.clone());
+                }
+                commit_files_once(catalog, table, &data_files, &props, &key, written).await?
+            }
+        }
+        (None, None) => AppendOutcome::Empty,
+    };
     let snapshot = appended.snapshot_id();
-    if let AppendOutcome::AlreadyCommitted { snapshot_id } = appended {
-        tracing::info!(cube_id = %h.cube_id, snapshot_id, "Silver already committed by an earlier run");
-    }
 
     bronze::record_cube_with(
         catalog,

@@ -123,7 +123,7 @@ async fn append(
     key: Option<&IdempotencyKey>,
 ) -> Result<AppendOutcome> {
     let name = ident.to_string();
-    let mut table = catalog
+    let table = catalog
         .load_table(ident)
         .await
         .map_err(Error::iceberg(format!("load {name}")))?;
@@ -156,36 +156,54 @@ async fn append(
         return committed_outcome(&name, &committed, rows, files);
     };
 
+    commit_files_once(catalog, table, &data_files, &props, key, rows).await
+}
+
+/// Commit already-written `data_files` (holding `rows` rows) exactly once per `key`: fenced
+/// against a concurrent commit, re-checking the key after a lost race instead of re-applying
+/// blindly; the files are deleted when the key turns out to be committed already or the commit
+/// fails.
+pub async fn commit_files_once(
+    catalog: &dyn Catalog,
+    mut table: Table,
+    data_files: &[DataFile],
+    props: &HashMap<String, String>,
+    key: &IdempotencyKey,
+    rows: u64,
+) -> Result<AppendOutcome> {
+    let ident = table.identifier().clone();
+    let name = ident.to_string();
+    let files = data_files.len();
     for attempt in 1..=MAX_COMMIT_ATTEMPTS {
         let fenced = FencedCatalog::new(
             catalog,
             ident.clone(),
             table.metadata().current_snapshot_id(),
         );
-        match commit_append(&fenced, &table, &data_files, &props).await {
+        match commit_append(&fenced, &table, data_files, props).await {
             Ok(committed) => return committed_outcome(&name, &committed, rows, files),
             Err(e)
                 if fenced.tripped() || e.kind() == iceberg::ErrorKind::CatalogCommitConflicts =>
             {
                 tracing::debug!(table = %name, attempt, error = %e, "append lost a race, re-checking key");
                 table = catalog
-                    .load_table(ident)
+                    .load_table(&ident)
                     .await
                     .map_err(Error::iceberg(format!("reload {name}")))?;
                 if let Some(snapshot_id) = key.find_in(table.metadata()) {
-                    delete_orphans(&table, &data_files).await;
+                    delete_orphans(&table, data_files).await;
                     return Ok(AppendOutcome::AlreadyCommitted { snapshot_id });
                 }
             }
             Err(e) => {
-                delete_orphans(&table, &data_files).await;
+                delete_orphans(&table, data_files).await;
                 return Err(Error::iceberg(format!("commit append to {name} ({key})"))(
                     e,
                 ));
             }
         }
     }
-    delete_orphans(&table, &data_files).await;
+    delete_orphans(&table, data_files).await;
     Err(Error::Conflict {
         table: name,
         reason: format!("gave up after {MAX_COMMIT_ATTEMPTS} attempts ({key})"),
@@ -290,7 +308,7 @@ pub(crate) async fn write_data_files(
     fanout.close().await.map_err(werr("close"))
 }
 
-fn prepare(
+pub(super) fn prepare(
     name: &str,
     target: &arrow_schema::SchemaRef,
     batch: &RecordBatch,

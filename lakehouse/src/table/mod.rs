@@ -22,6 +22,7 @@ mod guarded;
 mod key;
 mod order;
 pub mod schema;
+mod stream;
 
 use std::collections::HashMap;
 
@@ -32,11 +33,12 @@ use iceberg::spec::{
 use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
 
-pub use append::{AppendOutcome, append_batches, append_batches_once};
+pub use append::{AppendOutcome, append_batches, append_batches_once, commit_files_once};
 pub use guarded::{Guard, GuardedOutcome, append_batches_guarded};
 pub use key::{
     IdempotencyKey, PROP_CALIBRATION_VERSION, PROP_CUBE_ID, PROP_KAFKA_OFFSETS, PROP_MANIFEST_ID,
 };
+pub use stream::DataFileStream;
 
 use crate::error::{Error, Result};
 
