@@ -9,9 +9,10 @@
 //! 3. [`ingest::ingest_cube`] per cube: skip it when `bronze.cubes` already holds it at this
 //!    calibration version; else calibrate block by block into the Zarr store, then read the store
 //!    back block by block and write Silver as rolling data files (bounded memory); commit
-//!    Silver (key: cube id + calibration version), then record the cube in `bronze.cubes` — the marker that makes the next run skip it. A crash between
-//!    the two commits is healed by the next run: Silver's key is found, nothing is appended
-//!    twice, and the Bronze row is written.
+//!    Silver (key: cube id + calibration version), then record the cube in `bronze.cubes` —
+//!    the marker that makes the next run skip it. A crash between the two commits is healed by
+//!    the next run: Silver's key is found, nothing is appended twice, and the Bronze row is
+//!    written.
 //! 4. [`gold::refresh`]: recompute per-plot indices only for the (farm, date) partitions the new
 //!    Silver rows touched, then the row × week aggregates and the breeding decisions of the
 //!    touched seasons, with lineage (source cube ids, Silver snapshot id).
