@@ -285,7 +285,15 @@ pub async fn create_table_if_absent(
             .load_table(ident)
             .await
             .map_err(Error::iceberg(format!("load {name}"))),
-        Err(e) => Err(Error::iceberg(format!("create {name}"))(e)),
+        // A concurrent creator won the race: the SQL catalog reports its unique-key violation
+        // as `Unexpected`, not `TableAlreadyExists`. If the table is there now, use it.
+        Err(e) => match catalog.load_table(ident).await {
+            Ok(table) => {
+                tracing::debug!(table = %name, error = %e, "created concurrently by another writer");
+                Ok(table)
+            }
+            Err(_) => Err(Error::iceberg(format!("create {name}"))(e)),
+        },
     }
 }
 
@@ -305,6 +313,10 @@ async fn ensure_namespace_ident(catalog: &dyn Catalog, ns: &NamespaceIdent) -> R
     match catalog.create_namespace(ns, HashMap::new()).await {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == ErrorKind::NamespaceAlreadyExists => Ok(()),
-        Err(e) => Err(Error::iceberg(format!("create namespace {label}"))(e)),
+        // Same race as for tables (see `create_table_if_absent`).
+        Err(e) => match catalog.namespace_exists(ns).await {
+            Ok(true) => Ok(()),
+            _ => Err(Error::iceberg(format!("create namespace {label}"))(e)),
+        },
     }
 }
