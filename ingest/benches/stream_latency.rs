@@ -163,6 +163,8 @@ async fn run() {
         max_poll_interval: Duration::from_secs(60),
         instance_id: None,
         rejoin_idle_after: None,
+        assignment: hsi_ingest::stream::Assignment::Group,
+        partitions: Vec::new(),
     };
 
     // 1. Backlog throughput.

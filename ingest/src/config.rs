@@ -285,5 +285,34 @@ mod example_tests {
             s.kafka.get("sasl.mechanism").map(String::as_str),
             Some("OAUTHBEARER")
         );
+        assert_eq!(s.assignment, crate::stream::Assignment::Group);
+    }
+
+    #[test]
+    fn manual_assignment_from_env_and_its_validation() {
+        let text = include_str!("../../docs/ingest.example.toml");
+        let env = [
+            (
+                "HSI_INGEST__STREAM__ASSIGNMENT".to_owned(),
+                "manual".to_owned(),
+            ),
+            (
+                "HSI_INGEST__STREAM__PARTITIONS".to_owned(),
+                "[2, 5]".to_owned(),
+            ),
+        ];
+        let cfg = IngestConfig::parse(text, "example", env).unwrap();
+        let s = cfg.stream().unwrap();
+        assert_eq!(s.assignment, crate::stream::Assignment::Manual);
+        assert_eq!(s.partitions, vec![2, 5]);
+        // Partitions without manual assignment is a mistake, named in the error.
+        let env = [(
+            "HSI_INGEST__STREAM__PARTITIONS".to_owned(),
+            "[1]".to_owned(),
+        )];
+        let e = IngestConfig::parse(text, "example", env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("partitions needs assignment"), "{e}");
     }
 }

@@ -136,7 +136,8 @@ struct Env {
     cfg: std::path::PathBuf,
 }
 
-fn setup(test: &str, interval: &str, instance: Option<&str>) -> Option<Env> {
+/// `extra`: more `[stream]` lines (e.g. `assignment = "manual"`).
+fn setup(test: &str, interval: &str, extra: &str) -> Option<Env> {
     let tansu = Tansu::start(test)?;
     tansu.create_topic(TOPIC, 3).unwrap();
     tansu.create_topic(DLQ, 1).unwrap();
@@ -156,11 +157,8 @@ commit_rows = 20000
 session_timeout = "3s"
 max_poll_interval = "4s"
 rejoin_idle_after = "12s"
-{instance}
+{extra}
 "#,
-        instance = instance
-            .map(|i| format!("instance_id = \"{i}\""))
-            .unwrap_or_default(),
         wh = dir.path().join("warehouse").display(),
         brokers = tansu.bootstrap(),
     );
@@ -299,12 +297,26 @@ async fn wait_caught_up(warehouse: &Path, brokers: &str, timeout: Duration) -> B
 /// (3 s session timeout) into endless rebalances.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// R1 with the consumer in `assignment = "manual"` mode: each restarted consumer assigns every
+/// partition at the table-held offsets itself. This is the same exactly-once path (Iceberg
+/// offsets + fenced commit) without tansu's group coordinator, which can keep a SIGKILLed
+/// member's partitions for good (see the group-mode variant below).
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_twenty_times_then_silver_holds_exactly_the_produced_rows() {
+    sigkill_twenty_times("stream_kill", "assignment = \"manual\"").await;
+}
+
+/// R1 in consumer-group mode.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "flaky against tansu 0.6: SIGKILLed group members can keep their partitions for good, \
             so the final consumer never catches up; run with `--ignored` (passes most runs)"]
-async fn sigkill_twenty_times_then_silver_holds_exactly_the_produced_rows() {
+async fn sigkill_twenty_times_in_group_mode() {
+    sigkill_twenty_times("stream_kill_group", "").await;
+}
+
+async fn sigkill_twenty_times(test: &str, extra: &str) {
     let _serial = SERIAL.lock().await;
-    let Some(mut env) = setup("stream_kill", "300ms", None) else {
+    let Some(mut env) = setup(test, "300ms", extra) else {
         return;
     };
     let brokers = env.tansu.bootstrap();
@@ -354,7 +366,7 @@ async fn sigkill_twenty_times_then_silver_holds_exactly_the_produced_rows() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_consumers_and_a_rebalance_commit_every_row_once() {
     let _serial = SERIAL.lock().await;
-    let Some(env) = setup("stream_rebalance", "300ms", None) else {
+    let Some(env) = setup("stream_rebalance", "300ms", "") else {
         return;
     };
     let brokers = env.tansu.bootstrap();
@@ -390,10 +402,45 @@ async fn two_consumers_and_a_rebalance_commit_every_row_once() {
     }
 }
 
+/// Zombie fencing: two `manual` consumers own the same partitions (as a stale pod and its
+/// replacement would) and both commit; the fence lets exactly one copy of each batch in.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_manual_consumers_on_the_same_partitions_commit_every_row_once() {
+    let _serial = SERIAL.lock().await;
+    let Some(env) = setup("stream_zombie", "300ms", "assignment = \"manual\"") else {
+        return;
+    };
+    let brokers = env.tansu.bootstrap();
+    let warehouse = env.dir.path().join("warehouse");
+    let p = producer(&brokers);
+    let cubes: Vec<(String, usize)> = (0..8)
+        .map(|i| (format!("zombie-{i}"), 1800 + 150 * i))
+        .collect();
+    let mut a = spawn_stream(&env.cfg);
+    let mut b = spawn_stream(&env.cfg);
+    for (id, rows) in &cubes {
+        produce(&p, id, &chunks(id, *rows, 32 * 1024)).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    wait_caught_up(&warehouse, &brokers, Duration::from_secs(120)).await;
+    // Both are still running: a refused batch is dropped and re-read, never fatal.
+    assert!(a.try_wait().unwrap().is_none(), "consumer a exited");
+    assert!(b.try_wait().unwrap().is_none(), "consumer b exited");
+    terminate(a);
+    terminate(b);
+    let log = std::fs::read_to_string(env.dir.path().join("stream.log")).unwrap_or_default();
+    eprintln!("fenced batches: {}", log.matches("batch fenced").count());
+    let (per, _) = silver_facts(&warehouse).await;
+    assert_eq!(per.len(), cubes.len(), "{per:?}");
+    for (id, rows) in &cubes {
+        assert_eq!(per.get(id), Some(&(*rows, *rows)), "{id}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn poison_chunks_go_to_the_dlq_and_the_rest_is_committed() {
     let _serial = SERIAL.lock().await;
-    let Some(env) = setup("stream_poison", "300ms", None) else {
+    let Some(env) = setup("stream_poison", "300ms", "") else {
         return;
     };
     let brokers = env.tansu.bootstrap();

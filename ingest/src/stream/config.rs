@@ -33,6 +33,17 @@ pub struct StreamConfig {
     /// the coordinator waits for members to rejoin. Must be at least `session_timeout`.
     #[serde(default = "default_max_poll", with = "humantime_serde")]
     pub max_poll_interval: Duration,
+    /// How partitions are owned: `group` (Kafka consumer-group subscription with rebalances;
+    /// the default) or `manual` (this process assigns itself `partitions` — every partition of
+    /// the topic when empty — and never joins the group; run one consumer per partition set,
+    /// e.g. a StatefulSet ordinal per slice). Both start each partition at the table's
+    /// `hsi.kafka.offsets`, and the commit fence keeps overlapping manual consumers exactly-once.
+    #[serde(default)]
+    pub assignment: Assignment,
+    /// `manual` assignment only: the partitions to read (empty: all of the topic's partitions
+    /// at start-up; partitions added later need a restart).
+    #[serde(default)]
+    pub partitions: Vec<i32>,
     /// Static group membership (`group.instance.id`, e.g. the pod name): a restarted consumer
     /// takes its partitions back at once instead of waiting for a rebalance.
     #[serde(default)]
@@ -49,6 +60,17 @@ pub struct StreamConfig {
     /// Extra librdkafka properties (e.g. `security.protocol`, `sasl.mechanism` for MSK).
     #[serde(default)]
     pub kafka: BTreeMap<String, String>,
+}
+
+/// See [`StreamConfig::assignment`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Assignment {
+    /// Subscribe as a member of `group_id`; the coordinator balances partitions.
+    #[default]
+    Group,
+    /// Assign `partitions` directly; no group membership (offsets still come from the table).
+    Manual,
 }
 
 fn default_topic() -> String {
@@ -90,6 +112,12 @@ impl StreamConfig {
         }
         if self.max_poll_interval < self.session_timeout {
             return Err("stream: max_poll_interval must be at least session_timeout".into());
+        }
+        if self.assignment == Assignment::Group && !self.partitions.is_empty() {
+            return Err("stream: partitions needs assignment = \"manual\"".into());
+        }
+        if self.partitions.iter().any(|p| *p < 0) {
+            return Err("stream: partitions must be >= 0".into());
         }
         if self.table.split_once('.').is_none() {
             return Err(format!(

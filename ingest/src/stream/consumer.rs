@@ -18,7 +18,7 @@ use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use super::config::StreamConfig;
+use super::config::{Assignment, StreamConfig};
 use super::context::{IngestContext, RebalanceEvent};
 use super::offsets::{KafkaOffsets, check_fence, merged, table_offsets};
 use crate::error::{Error, Result};
@@ -161,13 +161,16 @@ impl StreamIngest {
         let dlq: FutureProducer = pclient
             .create()
             .map_err(Error::kafka("create DLQ producer"))?;
-        consumer
-            .subscribe(&[&self.cfg.topic])
-            .map_err(Error::kafka(format!("subscribe {}", self.cfg.topic)))?;
-
-        let mut stats = StreamStats::default();
         // The table's offset per assigned partition (what a batch must start from).
         let mut assigned: BTreeMap<i32, Option<i64>> = BTreeMap::new();
+        match self.cfg.assignment {
+            Assignment::Group => consumer
+                .subscribe(&[&self.cfg.topic])
+                .map_err(Error::kafka(format!("subscribe {}", self.cfg.topic)))?,
+            Assignment::Manual => assigned = self.assign_manually(&consumer).await?,
+        }
+
+        let mut stats = StreamStats::default();
         let mut pending = Pending::default();
         let mut last_gap: BTreeMap<i32, i64> = BTreeMap::new();
         let mut idle_since = Instant::now();
@@ -184,7 +187,7 @@ impl StreamIngest {
                     }
                 }
             }
-            if !assigned.is_empty() {
+            if !assigned.is_empty() || self.cfg.assignment == Assignment::Manual {
                 idle_since = Instant::now();
             } else if let Some(after) = self.cfg.rejoin_idle_after
                 && idle_since.elapsed() >= after
@@ -281,6 +284,56 @@ impl StreamIngest {
             }
         }
         Ok(stats)
+    }
+
+    /// `assignment = "manual"`: assign the configured partitions (or all of the topic's) at the
+    /// table-held offsets; no group membership, so no coordinator can withhold a partition.
+    async fn assign_manually(
+        &self,
+        consumer: &BaseConsumer<IngestContext>,
+    ) -> Result<BTreeMap<i32, Option<i64>>> {
+        let topic = &self.cfg.topic;
+        let partitions: Vec<i32> = if self.cfg.partitions.is_empty() {
+            let md = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(30))
+                .map_err(Error::kafka(format!("metadata of {topic}")))?;
+            let mut ps: Vec<i32> = md
+                .topics()
+                .iter()
+                .filter(|t| t.name() == topic && t.error().is_none())
+                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                .collect();
+            ps.sort_unstable();
+            ps
+        } else {
+            self.cfg.partitions.clone()
+        };
+        if partitions.is_empty() {
+            return Err(Error::config(
+                "stream",
+                format!("topic {topic} has no partitions (does it exist?)"),
+            ));
+        }
+        let table = load_offsets(
+            self.catalog.as_ref(),
+            &self.ident,
+            topic,
+            &self.cfg.group_id,
+        )
+        .await?;
+        let mut tpl = TopicPartitionList::new();
+        let mut assigned = BTreeMap::new();
+        for p in partitions {
+            let at = table.get(&p).copied();
+            tpl.add_partition_offset(topic, p, at.map_or(Offset::Beginning, Offset::Offset))
+                .map_err(Error::kafka(format!("offset of {topic}/{p}")))?;
+            assigned.insert(p, at);
+        }
+        consumer
+            .assign(&tpl)
+            .map_err(Error::kafka(format!("assign {topic}")))?;
+        tracing::info!(topic = %topic, partitions = ?assigned, "assigned manually; positioned at the table's offsets");
+        Ok(assigned)
     }
 
     async fn dead_letter(

@@ -18,6 +18,6 @@ pub mod consumer;
 pub mod context;
 pub mod offsets;
 
-pub use config::StreamConfig;
+pub use config::{Assignment, StreamConfig};
 pub use consumer::{DLQ_ORIGIN_HEADER, DLQ_REASON_HEADER, StreamIngest, StreamStats};
 pub use offsets::{KafkaOffsets, table_offsets};
