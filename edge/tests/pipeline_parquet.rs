@@ -142,6 +142,10 @@ fn full_profile_round_trips_through_pyarrow_with_exact_values() {
     .expect("processing succeeds");
     assert_eq!(stats.rows, 48 * 64);
     assert!(stats.parquet_bytes > 0 && stats.raw_bytes == 48 * 64 * stats_bands(cube) * 2);
+    // The stage times are disjoint parts of the run.
+    let st = stats.stages;
+    assert!(!st.calibrate.is_zero() && !st.encode.is_zero(), "{st:?}");
+    assert!(st.read_wait + st.calibrate + st.flatten + st.encode <= stats.elapsed);
 
     // Reference values straight from the calibrator, bypassing flatten + Parquet.
     let mut reader = read::open(cube).expect("open");

@@ -112,30 +112,46 @@ async fn with_moto() {
         .unwrap()
         .queue_url
         .unwrap();
+    // `prefill` (default): queue every event first, then time the dispatcher alone.
+    // `concurrent`: a feeder sends while the dispatcher drains (events arriving over time, as
+    // S3 delivers them); timed from the first send to the last manifest. moto's SQS scans its
+    // whole queue on every receive and delete, so prefilling 10,000 is quadratic there; the
+    // concurrent feed keeps the queue short.
+    let concurrent = std::env::var("HSI_BENCH_FEED").is_ok_and(|v| v == "concurrent");
+    let feed = {
+        let (sqs, q) = (c.sqs.clone(), q.clone());
+        async move {
+            for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
+                let entries: Vec<_> = chunk
+                    .iter()
+                    .map(|i| {
+                        SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(body(*i))
+                            .build()
+                            .unwrap()
+                    })
+                    .collect();
+                sqs.send_message_batch()
+                    .queue_url(&q)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    };
     let t_fill = Instant::now();
-    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .map(|i| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body(*i))
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        c.sqs
-            .send_message_batch()
-            .queue_url(&q)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .unwrap();
-    }
-    println!(
-        "dispatch/moto: queued {n} events in {:.1} s",
-        t_fill.elapsed().as_secs_f64()
-    );
+    let feeder = if concurrent {
+        Some(tokio::spawn(feed))
+    } else {
+        feed.await;
+        println!(
+            "dispatch/moto: queued {n} events in {:.1} s",
+            t_fill.elapsed().as_secs_f64()
+        );
+        None
+    };
     let cfg = DispatchConfig {
         queue_url: q.parse().unwrap(),
         manifest_bucket: "hsi-raw".into(),
@@ -163,11 +179,31 @@ async fn with_moto() {
         Metrics::new(),
     );
     let t0 = Instant::now();
-    let stats = d.run(&Shutdown::default(), true).await.unwrap();
+    let stop = Shutdown::default();
+    let watcher = {
+        let (stop, rec) = (stop.clone(), rec.clone());
+        tokio::spawn(async move {
+            while *rec.0.lock().unwrap() < n {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            stop.request();
+        })
+    };
+    // Prefilled: stop when the queue is drained; concurrent: when every event is in a manifest.
+    let stats = d.run(&stop, !concurrent).await.unwrap();
     let dt = t0.elapsed();
+    watcher.abort();
+    if let Some(f) = feeder {
+        f.await.unwrap();
+    }
     assert_eq!(*rec.0.lock().unwrap(), n);
+    let mode = if concurrent {
+        "fed concurrently, from the first send"
+    } else {
+        "prefilled; last idle poll of 1 s included"
+    };
     println!(
-        "dispatch/moto: {n} events -> {} manifests (written to S3, messages deleted) in {:.1} s ({:.0} events/s; last idle poll of 1 s included)",
+        "dispatch/moto: {n} events -> {} manifests (written to S3, messages deleted) in {:.1} s ({:.0} events/s; {mode})",
         stats.manifests.len(),
         dt.as_secs_f64(),
         n as f64 / dt.as_secs_f64()

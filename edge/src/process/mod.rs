@@ -59,6 +59,8 @@ pub struct ProcessStats {
     pub parquet_bytes: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Where the time went (see [`StageTimes`]).
+    pub stages: StageTimes,
     /// The Parquet file.
     pub output: PathBuf,
 }
@@ -109,28 +111,64 @@ pub fn run_blocks(
     sink: &mut dyn BatchSink,
     progress: &mut dyn Progress,
 ) -> Result<u64> {
+    run_blocks_timed(reader, plan, calibrator, flattener, sink, progress).map(|(rows, _)| rows)
+}
+
+/// Wall time of each stage of [`run_blocks`], summed over the blocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// Waiting for the read-ahead thread (reading that did not overlap with the other stages).
+    pub read_wait: Duration,
+    /// Radiometric pass, binning and the resampling GEMM.
+    pub calibrate: Duration,
+    /// Pixel-major block → Arrow columns.
+    pub flatten: Duration,
+    /// Parquet encoding, compression and writing (the sink).
+    pub encode: Duration,
+}
+
+/// [`run_blocks`], also returning where the time went.
+pub fn run_blocks_timed(
+    reader: &mut dyn CubeReader,
+    plan: &CalibrationPlan,
+    calibrator: &mut dyn Calibrator,
+    flattener: &Flattener,
+    sink: &mut dyn BatchSink,
+    progress: &mut dyn Progress,
+) -> Result<(u64, StageTimes)> {
     let info = reader.info();
     let total = info.shape.lines;
     let step = lines_per_block(info.shape.samples, info.shape.bands, plan.binning);
     progress.begin(&info.header.cube_id, total as u64);
     let (tx, rx) = sync_channel::<Result<LineBlock>>(1);
+    let mut times = StageTimes::default();
     let rows = std::thread::scope(|scope| -> Result<u64> {
         scope.spawn(move || read_ahead(reader, step, tx));
         let mut rows = 0u64;
+        let mut t = Instant::now();
         for block in rx {
+            times.read_wait += t.elapsed();
             let block = block?;
             let lines = block.data.dim().0 as u64;
+            t = Instant::now();
             let calibrated = calibrator.calibrate(plan, &block)?;
-            if let Some(batch) = flattener.flatten(&calibrated)? {
+            times.calibrate += t.elapsed();
+            t = Instant::now();
+            let batch = flattener.flatten(&calibrated)?;
+            times.flatten += t.elapsed();
+            if let Some(batch) = batch {
                 rows += batch.num_rows() as u64;
+                t = Instant::now();
                 sink.write(&batch)?;
+                times.encode += t.elapsed();
             }
             progress.advance(lines);
+            t = Instant::now();
         }
         Ok(rows)
     })?;
     progress.end();
-    Ok(rows)
+    Ok((rows, times))
 }
 
 /// Process one cube file into `out_dir/{cube_id}.{profile}.parquet`.
@@ -160,7 +198,7 @@ pub fn process_file(
         &profile.encoding,
         &info.header.cube_id,
     )?;
-    let rows = run_blocks(
+    let (rows, mut stages) = run_blocks_timed(
         reader.as_mut(),
         &plan,
         calibrator,
@@ -168,7 +206,9 @@ pub fn process_file(
         &mut sink,
         progress,
     )?;
+    let t = Instant::now();
     let (output, parquet_bytes) = sink.finish()?;
+    stages.encode += t.elapsed();
     Ok(ProcessStats {
         cube_id: info.header.cube_id.clone(),
         calibration_version: plan.version.clone(),
@@ -179,6 +219,7 @@ pub fn process_file(
         raw_bytes: info.raw_bytes,
         parquet_bytes,
         elapsed: started.elapsed(),
+        stages,
         output,
     })
 }

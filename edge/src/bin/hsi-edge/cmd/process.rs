@@ -112,6 +112,12 @@ fn print_summary(stats: &[ProcessStats], json: bool) {
                 "size_ratio": s.size_ratio(),
                 "seconds": s.elapsed.as_secs_f64(),
                 "raw_gb_per_s": s.throughput_gbps(),
+                "stage_seconds": {
+                    "read_wait": s.stages.read_wait.as_secs_f64(),
+                    "calibrate": s.stages.calibrate.as_secs_f64(),
+                    "flatten": s.stages.flatten.as_secs_f64(),
+                    "encode": s.stages.encode.as_secs_f64(),
+                },
                 "peak_rss_bytes": rss,
                 "output": s.output,
             });
