@@ -1,66 +1,21 @@
 //! An S3 warehouse (opendal storage, path-style, static keys) against a local moto server,
-//! with the SQLite catalog. Skipped, with a `SKIPPED:` line, when `moto_server` is not on PATH
-//! (or `HSI_MOTO_SERVER` does not name one); `HSI_REQUIRE_MOTO=1` turns the skip into a failure.
+//! with the SQLite catalog. The server comes from `hsi_edge::testkit::Moto`: skipped, with a
+//! `SKIPPED:` line, when `moto_server` is not on PATH (or `HSI_MOTO_SERVER` does not name one);
+//! `HSI_REQUIRE_MOTO=1` turns the skip into a failure.
 
 mod iceberg_common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use hsi_edge::testkit::Moto;
 
 use hsi_lakehouse::catalog::{LakehouseConfig, S3Config};
 use hsi_lakehouse::silver::append_silver;
 use hsi_lakehouse::snapshots::{AsOf, scan_at};
 use hsi_lakehouse::table::{self, AppendOutcome, IdempotencyKey, silver_reflectance};
 use iceberg_common::*;
-
-/// The moto process; killed (by its own pid) when the test ends.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto(test: &str) -> Option<Moto> {
-    let bin = std::env::var("HSI_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            let msg = format!("{test}: cannot start {bin} ({e}); install moto[server] to run it");
-            if std::env::var_os("HSI_REQUIRE_MOTO").is_some() {
-                panic!("{msg}");
-            }
-            eprintln!("SKIPPED: {msg}");
-            return None;
-        }
-    };
-    let moto = Moto { child, port };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if http(port, "GET", "/").is_some() {
-            return Some(moto);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{test}: moto_server did not answer on port {port}");
-}
 
 /// A minimal unsigned HTTP/1.1 request (moto does not check signatures): status and body.
 fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
@@ -83,11 +38,11 @@ fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
 
 #[tokio::test]
 async fn silver_on_s3_warehouse_via_moto() {
-    let Some(moto) = start_moto("silver_on_s3_warehouse_via_moto") else {
+    let Some(moto) = Moto::start("silver_on_s3_warehouse_via_moto") else {
         return;
     };
     assert_eq!(
-        http(moto.port, "PUT", "/hsi-lake").map(|r| r.0),
+        http(moto.port(), "PUT", "/hsi-lake").map(|r| r.0),
         Some(200),
         "create bucket"
     );
@@ -97,7 +52,7 @@ async fn silver_on_s3_warehouse_via_moto() {
         catalog_uri: format!("sqlite://{}/catalog.db?mode=rwc", dir.path().display()),
         warehouse: "s3://hsi-lake/warehouse".into(),
         s3: Some(S3Config {
-            endpoint: Some(format!("http://127.0.0.1:{}", moto.port)),
+            endpoint: Some(moto.endpoint()),
             region: "us-east-1".into(),
             path_style: true,
             access_key_id: Some("testing".into()),
@@ -175,7 +130,7 @@ async fn silver_on_s3_warehouse_via_moto() {
     assert_eq!(checked, 30);
     // The data really is in the bucket: three Parquet files, listed through moto's S3 API.
     let (status, listing) = http(
-        moto.port,
+        moto.port(),
         "GET",
         "/hsi-lake?list-type=2&prefix=warehouse/silver/reflectance/data/",
     )
