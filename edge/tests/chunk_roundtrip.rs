@@ -192,3 +192,20 @@ fn payload_pages_are_zstd_like_the_writers_own() {
     let chunk = decode("t/0@1", meta(0, 1, &id), &ours).unwrap();
     assert_eq!(chunk.rows, rows);
 }
+
+/// A rows-per-chunk hint (what the previous cube learned) sets the first chunk's size, and the
+/// estimate still adapts to the encoded sizes.
+#[test]
+fn a_rows_hint_sets_the_first_chunk_and_the_estimate_adapts() {
+    let schema = silver_schema(&GRID);
+    let props = EncodingOptions::default().writer_properties(&GRID);
+    let mut enc = ChunkEncoder::new("c-1", schema.clone(), props, 1 << 20).with_rows_per_chunk(300);
+    assert_eq!(enc.rows_per_chunk(), 300);
+    let p = enc.push(&batch(0, 1000)).unwrap();
+    assert!(!p.is_empty());
+    let id = schema_id(&schema);
+    let first = decode("t/0@1", meta(0, 2, &id), &p[0]).unwrap();
+    assert_eq!(first.rows, 300);
+    // 300 rows are far below 1 MiB: the next chunks may be larger.
+    assert!(enc.rows_per_chunk() > 300, "{}", enc.rows_per_chunk());
+}

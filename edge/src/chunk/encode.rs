@@ -56,6 +56,19 @@ impl ChunkEncoder {
         }
     }
 
+    /// Start from `rows` per chunk (e.g. what the previous cube of the same schema settled
+    /// on) instead of the first guess from the schema's width, which for lossless floats
+    /// overshoots and costs one re-encoded chunk per cube.
+    pub fn with_rows_per_chunk(mut self, rows: usize) -> Self {
+        self.rows_per_chunk = rows.max(1);
+        self
+    }
+
+    /// The current estimate of rows per chunk (learned from the encoded sizes so far).
+    pub fn rows_per_chunk(&self) -> usize {
+        self.rows_per_chunk
+    }
+
     /// Add a batch; returns the chunks that are complete.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
         if batch.schema() != self.schema {

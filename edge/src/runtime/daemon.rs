@@ -243,11 +243,13 @@ impl Daemon {
         calibration: &CalibrationConfig,
         calibrator: &mut dyn Calibrator,
     ) -> Result<()> {
+        let rows_hint = std::sync::Mutex::new(None);
         let job = CubeJob {
             profile,
             calibration,
             max_message_bytes: self.cfg.kafka.max_message_bytes,
             shutdown: &self.shutdown,
+            rows_hint: &rows_hint,
         };
         while !self.shutdown.load(Ordering::Relaxed) {
             self.health.beat_main();
