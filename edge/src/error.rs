@@ -180,6 +180,12 @@ impl Error {
         }
     }
 
+    /// Whether this is a full disk or quota (`ENOSPC`, `EDQUOT`): retryable once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Error::Io { source, .. }
+            if matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
+    }
+
     /// Shorthand for an [`Error::Config`].
     pub fn config(origin: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Config {

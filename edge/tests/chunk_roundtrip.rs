@@ -124,3 +124,88 @@ fn bad_payloads_are_refused_with_the_record_named() {
     let e = decode("t/0@1", m, &p[0]).unwrap_err().to_string();
     assert!(e.contains("cube_id") && e.contains("other"), "{e}");
 }
+
+/// The encoder compresses pages itself (one reused ZSTD context): every column of a payload is
+/// ZSTD (at the profile's level), with the same page bytes the Parquet writer would produce, so
+/// the payload is the size of the writer's own ZSTD file (less its page index).
+#[test]
+fn payload_pages_are_zstd_like_the_writers_own() {
+    use bytes::Bytes;
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let schema = silver_schema(&GRID);
+    let opts = EncodingOptions {
+        zstd_level: 3,
+        ..EncodingOptions::default()
+    };
+    let props = opts.writer_properties(&GRID);
+    let rows = 4000;
+    let mut enc = ChunkEncoder::new("c-1", schema.clone(), props.clone(), 1 << 20);
+    let mut p = enc.push(&batch(0, rows)).unwrap();
+    p.extend(enc.finish().unwrap());
+    assert_eq!(p.len(), 1);
+    let ours = Bytes::from(p.remove(0));
+
+    let mut w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).unwrap();
+    w.write(&batch(0, rows)).unwrap();
+    let theirs = Bytes::from(w.into_inner().unwrap());
+
+    let a = SerializedFileReader::new(ours.clone()).unwrap();
+    let b = SerializedFileReader::new(theirs.clone()).unwrap();
+    assert_eq!(a.metadata().num_row_groups(), b.metadata().num_row_groups());
+    for (ra, rb) in a
+        .metadata()
+        .row_groups()
+        .iter()
+        .zip(b.metadata().row_groups())
+    {
+        assert_eq!(ra.num_rows(), rb.num_rows());
+        for (ca, cb) in ra.columns().iter().zip(rb.columns()) {
+            // The file records the codec, not the level (read back as the default).
+            assert!(
+                matches!(ca.compression(), Compression::ZSTD(_)),
+                "{}: {}",
+                ca.column_path(),
+                ca.compression()
+            );
+            assert_eq!(ca.num_values(), cb.num_values());
+            assert_eq!(ca.statistics(), cb.statistics(), "{}", ca.column_path());
+            // Same page bodies; headers may differ by a byte or two.
+            let (sa, sb) = (ca.compressed_size(), cb.compressed_size());
+            assert!((sa - sb).abs() <= 8, "{}: {sa} vs {sb}", ca.column_path());
+        }
+    }
+    let page_index = b.metadata().row_groups()[0]
+        .columns()
+        .iter()
+        .map(|c| c.offset_index_length().unwrap_or(0) as usize)
+        .sum::<usize>();
+    assert!(
+        ours.len() <= theirs.len() - page_index + 64,
+        "{} vs {} bytes ({page_index} of page index)",
+        ours.len(),
+        theirs.len()
+    );
+    let id = schema_id(&schema);
+    let chunk = decode("t/0@1", meta(0, 1, &id), &ours).unwrap();
+    assert_eq!(chunk.rows, rows);
+}
+
+/// A rows-per-chunk hint (what the previous cube learned) sets the first chunk's size, and the
+/// estimate still adapts to the encoded sizes.
+#[test]
+fn a_rows_hint_sets_the_first_chunk_and_the_estimate_adapts() {
+    let schema = silver_schema(&GRID);
+    let props = EncodingOptions::default().writer_properties(&GRID);
+    let mut enc = ChunkEncoder::new("c-1", schema.clone(), props, 1 << 20).with_rows_per_chunk(300);
+    assert_eq!(enc.rows_per_chunk(), 300);
+    let p = enc.push(&batch(0, 1000)).unwrap();
+    assert!(!p.is_empty());
+    let id = schema_id(&schema);
+    let first = decode("t/0@1", meta(0, 2, &id), &p[0]).unwrap();
+    assert_eq!(first.rows, 300);
+    // 300 rows are far below 1 MiB: the next chunks may be larger.
+    assert!(enc.rows_per_chunk() > 300, "{}", enc.rows_per_chunk());
+}

@@ -237,3 +237,246 @@ fn an_interrupted_backhaul_resumes_and_completes_with_a_matching_checksum() {
     assert!(out.status.success());
     assert_eq!(report(&out)["parts"].as_u64(), Some(0));
 }
+
+/// `hsi-edge run` with AWS test credentials, its log in `root/daemon-N.log`.
+fn spawn_daemon(setup: &Setup, n: usize) -> std::process::Child {
+    let log =
+        std::fs::File::create(setup.root.path().join(format!("daemon-{n}.log"))).expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_hsi-edge"))
+        .args(["--log-format", "json", "run", "--config"])
+        .arg(&setup.config)
+        .env("RUST_LOG", "info")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn hsi-edge run")
+}
+
+/// One synthetic HDF5 cube with its own cube id.
+fn synth_one(dir: &std::path::Path, id: &str, lines: usize, samples: usize) -> std::path::PathBuf {
+    let cfg = hsi_edge::synth::SynthConfig {
+        lines,
+        samples,
+        n_cubes: 1,
+        plot_rows: 2,
+        plot_cols: 2,
+        cube_id: id.to_owned(),
+        ..hsi_edge::synth::SynthConfig::default()
+    };
+    let spectra = hsi_edge::testdata::usgs_spectra().expect("shared test data");
+    hsi_edge::synth::generate(&cfg, &spectra, &dir.join(id))
+        .expect("synthesis")
+        .cubes
+        .remove(0)
+}
+
+fn cube_record(setup: &Setup, name: &str) -> serde_json::Value {
+    let p = setup.state().join(format!("cubes/{name}.json"));
+    std::fs::read(&p)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn design_key(cube: &std::path::Path) -> String {
+    let h = hsi_edge::read::open(cube)
+        .expect("open")
+        .info()
+        .header
+        .clone();
+    let t = h.acquisition_time;
+    format!(
+        "raw_cubes/{}/{}/{}/{}/{}/{}.h5",
+        h.region,
+        h.farm_id,
+        t.format("%Y"),
+        t.format("%m"),
+        t.format("%d"),
+        h.cube_id
+    )
+}
+
+fn object_keys(rt: &tokio::runtime::Runtime, client: &aws_sdk_s3::Client) -> Vec<String> {
+    let out = rt
+        .block_on(client.list_objects_v2().bucket(BUCKET).send())
+        .expect("list objects");
+    let mut keys: Vec<String> = out
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The daemon backhauls by itself when its trigger holds (here the facility-network probe: a
+/// TCP port the test opens and closes), and retention then deletes only backhauled cubes.
+#[test]
+fn the_daemon_backhauls_when_its_trigger_fires_and_retention_deletes_only_backhauled_cubes() {
+    let Some(moto) = hsi_edge::testkit::Moto::start("runtime_backhaul::daemon_trigger") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = s3(&moto.endpoint());
+    rt.block_on(client.create_bucket().bucket(BUCKET).send())
+        .expect("create bucket");
+
+    let work = tempfile::tempdir().expect("tempdir");
+    // Three cubes; the second is over one part (5 MiB), so its upload is a real multipart.
+    let cubes = [
+        synth_one(work.path(), "bh-a", 24, 32),
+        synth_one(work.path(), "bh-b", 64, 200),
+        synth_one(work.path(), "bh-c", 24, 32),
+    ];
+    let names: Vec<String> = cubes
+        .iter()
+        .map(|c| c.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names[0] != names[1] && names[1] != names[2] && names[0] != names[2],
+        "{names:?}"
+    );
+    let big = std::fs::metadata(&cubes[1]).expect("cube").len();
+    assert!(big > PART, "{big} bytes: more than one part");
+    // Independently computed: SHA-256 of each source file, and its DESIGN §7 key.
+    let sha: Vec<String> = cubes
+        .iter()
+        .map(|c| hex::encode(Sha256::digest(std::fs::read(c).expect("read"))))
+        .collect();
+    let keys: Vec<String> = cubes.iter().map(|c| design_key(c)).collect();
+
+    // The facility probe: a port nobody listens on until the test says the node is home.
+    let probe_port = hsi_edge::testkit::free_port().expect("port");
+    let extra = format!(
+        "[backhaul]\nenabled = true\nbucket = \"{BUCKET}\"\nendpoint = \"{}\"\n\
+         force_path_style = true\npart_size_bytes = {PART}\n\
+         [backhaul.trigger]\nfacility_probe = \"127.0.0.1:{probe_port}\"\ncheck_interval = \"200ms\"\n\
+         [retention]\nenabled = true\nhigh_water_bytes = 1\nlow_water_bytes = 0\n",
+        moto.endpoint()
+    );
+    // No broker: processing commits to the outbox, which is all retention needs ("processed").
+    let setup = Setup::new("127.0.0.1:1", 1 << 30, &extra);
+    let mut child = spawn_daemon(&setup, 0);
+    assert!(setup.wait_up(Duration::from_secs(60)), "{}", setup.logs());
+
+    // 1. Off the facility network: processed, not uploaded, and retention deletes nothing
+    //    although the landing directory is far above its high-water mark.
+    land(&cubes[0], &setup.landing);
+    land(&cubes[1], &setup.landing);
+    assert!(
+        wait_until(Duration::from_secs(180), || setup
+            .metric("hsi_edge_cubes_processed_total")
+            == Some(2.0)),
+        "{}",
+        setup.logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(object_keys(&rt, &client), Vec::<String>::new());
+    assert_eq!(setup.metric("hsi_edge_backhaul_active"), Some(0.0));
+    assert_eq!(
+        setup.metric("hsi_edge_retention_deleted_cubes_total"),
+        Some(0.0)
+    );
+    for n in &names[..2] {
+        assert!(setup.landing.join(n).exists(), "{n} is not backhauled yet");
+        assert!(cube_record(&setup, n)["backhauled"].is_null());
+    }
+
+    // 2. Home: the trigger fires, the daemon uploads both cubes, then retention deletes them.
+    let home = std::net::TcpListener::bind(("127.0.0.1", probe_port)).expect("bind probe");
+    assert!(
+        wait_until(Duration::from_secs(120), || setup
+            .metric("hsi_edge_backhaul_cubes_total")
+            == Some(2.0)),
+        "{}",
+        setup.logs()
+    );
+    let mut want_keys = keys[..2].to_vec();
+    want_keys.sort();
+    assert_eq!(object_keys(&rt, &client), want_keys);
+    for i in 0..2 {
+        let got = rt
+            .block_on(client.get_object().bucket(BUCKET).key(&keys[i]).send())
+            .unwrap_or_else(|e| panic!("{}: {e:?}", keys[i]));
+        assert_eq!(got.metadata().and_then(|m| m.get("sha256")), Some(&sha[i]));
+        let body = rt.block_on(got.body.collect()).expect("body").into_bytes();
+        assert_eq!(hex::encode(Sha256::digest(&body)), sha[i], "{}", keys[i]);
+        let tags = rt
+            .block_on(
+                client
+                    .get_object_tagging()
+                    .bucket(BUCKET)
+                    .key(&keys[i])
+                    .send(),
+            )
+            .expect("tagging");
+        assert!(
+            tags.tag_set().is_empty(),
+            "no processing_status tag: {:?}",
+            tags.tag_set()
+        );
+    }
+    let uploads = rt
+        .block_on(client.list_multipart_uploads().bucket(BUCKET).send())
+        .expect("uploads");
+    assert!(uploads.uploads().is_empty(), "no dangling multipart upload");
+    assert!(
+        wait_until(Duration::from_secs(30), || names[..2]
+            .iter()
+            .all(|n| !setup.landing.join(n).exists())),
+        "retention deletes backhauled cubes\n{}",
+        setup.logs()
+    );
+    for (i, n) in names[..2].iter().enumerate() {
+        let r = cube_record(&setup, n);
+        assert_eq!(r["backhauled"]["bucket"].as_str(), Some(BUCKET), "{r}");
+        assert_eq!(r["backhauled"]["keys"][0].as_str(), Some(keys[i].as_str()));
+        assert_eq!(r["backhauled"]["sha256"][0].as_str(), Some(sha[i].as_str()));
+        assert!(
+            r["processed"].is_object() && r["deleted_at"].is_string(),
+            "{r}"
+        );
+    }
+    assert_eq!(
+        setup.metric("hsi_edge_retention_deleted_cubes_total"),
+        Some(2.0)
+    );
+
+    // 3. Away again: a new cube is processed but neither uploaded nor deleted.
+    drop(home);
+    assert!(
+        wait_until(Duration::from_secs(30), || setup
+            .metric("hsi_edge_backhaul_active")
+            == Some(0.0)),
+        "{}",
+        setup.logs()
+    );
+    land(&cubes[2], &setup.landing);
+    assert!(
+        wait_until(Duration::from_secs(120), || setup
+            .metric("hsi_edge_cubes_processed_total")
+            == Some(3.0)),
+        "{}",
+        setup.logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        setup.landing.join(&names[2]).exists(),
+        "not backhauled: kept"
+    );
+    assert!(cube_record(&setup, &names[2])["backhauled"].is_null());
+    assert_eq!(object_keys(&rt, &client), want_keys);
+    assert_eq!(setup.metric("hsi_edge_backhaul_cubes_total"), Some(2.0));
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status:?}\n{}", setup.logs());
+}

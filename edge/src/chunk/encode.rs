@@ -5,6 +5,7 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
+use super::recompress::PageCompressor;
 use crate::error::{Error, Result};
 
 /// Turns record batches into self-contained Parquet files of whole rows, each at most
@@ -14,6 +15,10 @@ use crate::error::{Error, Result};
 /// big is re-encoded with fewer rows (so no payload ever exceeds the cap), and a chunk far below
 /// the cap raises the estimate for the next one. Memory use is bounded by one chunk's rows plus
 /// the batch being pushed.
+///
+/// With ZSTD (every profile), pages are compressed with one ZSTD context reused for the whole
+/// cube rather than the two contexts the Parquet writer creates per column of every chunk
+/// (see `recompress.rs`); the payload is the same kind of file either way.
 pub struct ChunkEncoder {
     cube_id: String,
     schema: SchemaRef,
@@ -22,6 +27,7 @@ pub struct ChunkEncoder {
     rows_per_chunk: usize,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
+    zstd: Option<PageCompressor>,
 }
 
 impl ChunkEncoder {
@@ -36,6 +42,8 @@ impl ChunkEncoder {
         // halves it, so start at twice the uncompressed estimate and let `emit` correct it.
         let row_bytes = 64 + 4 * schema.fields().len();
         let rows_per_chunk = (2 * max_bytes / row_bytes).max(1);
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let zstd = PageCompressor::for_props(&props, &columns);
         ChunkEncoder {
             cube_id: cube_id.to_owned(),
             schema,
@@ -44,7 +52,21 @@ impl ChunkEncoder {
             rows_per_chunk,
             pending: Vec::new(),
             pending_rows: 0,
+            zstd,
         }
+    }
+
+    /// Start from `rows` per chunk (e.g. what the previous cube of the same schema settled
+    /// on) instead of the first guess from the schema's width, which for lossless floats
+    /// overshoots and costs one re-encoded chunk per cube.
+    pub fn with_rows_per_chunk(mut self, rows: usize) -> Self {
+        self.rows_per_chunk = rows.max(1);
+        self
+    }
+
+    /// The current estimate of rows per chunk (learned from the encoded sizes so far).
+    pub fn rows_per_chunk(&self) -> usize {
+        self.rows_per_chunk
     }
 
     /// Add a batch; returns the chunks that are complete.
@@ -98,13 +120,18 @@ impl ChunkEncoder {
     }
 
     /// Parquet bytes of the first `n` pending rows.
-    fn encode_first(&self, n: usize) -> Result<Vec<u8>> {
+    fn encode_first(&mut self, n: usize) -> Result<Vec<u8>> {
+        let cube_id = &self.cube_id;
         let enc = |e: parquet::errors::ParquetError| Error::Encode {
-            cube_id: self.cube_id.clone(),
+            cube_id: cube_id.clone(),
             reason: e.to_string(),
         };
-        let mut w = ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(self.props.clone()))
-            .map_err(enc)?;
+        let props = match &self.zstd {
+            Some(z) => z.plain.clone(),
+            None => self.props.clone(),
+        };
+        let mut w =
+            ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(props)).map_err(enc)?;
         let mut left = n;
         for b in &self.pending {
             if left == 0 {
@@ -114,7 +141,11 @@ impl ChunkEncoder {
             w.write(&b.slice(0, take)).map_err(enc)?;
             left -= take;
         }
-        w.into_inner().map_err(enc)
+        let file = w.into_inner().map_err(enc)?;
+        match self.zstd.as_mut() {
+            Some(z) => z.compress_file(file).map_err(enc),
+            None => Ok(file),
+        }
     }
 
     fn drop_first(&mut self, mut n: usize) {

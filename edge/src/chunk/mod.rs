@@ -21,6 +21,7 @@
 
 mod decode;
 mod encode;
+mod recompress;
 
 use arrow_schema::Schema;
 use sha2::{Digest, Sha256};

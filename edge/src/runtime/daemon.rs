@@ -31,6 +31,9 @@ use crate::calib::{CalibrationConfig, Calibrator, select};
 use crate::flatten::Profile;
 use crate::process::Progress;
 
+/// How long to wait before retrying a cube after `ENOSPC` when no acknowledgement frees space.
+const DISK_FULL_RETRY: Duration = Duration::from_secs(30);
+
 /// A running daemon's shared parts (for tests and the CLI).
 pub struct Daemon {
     cfg: EdgeConfig,
@@ -240,11 +243,13 @@ impl Daemon {
         calibration: &CalibrationConfig,
         calibrator: &mut dyn Calibrator,
     ) -> Result<()> {
+        let rows_hint = std::sync::Mutex::new(None);
         let job = CubeJob {
             profile,
             calibration,
             max_message_bytes: self.cfg.kafka.max_message_bytes,
             shutdown: &self.shutdown,
+            rows_hint: &rows_hint,
         };
         while !self.shutdown.load(Ordering::Relaxed) {
             self.health.beat_main();
@@ -262,6 +267,18 @@ impl Daemon {
                 match self.process(&cube, &job, calibrator) {
                     Ok(()) => {}
                     Err(Error::Shutdown) => break,
+                    Err(e) if e.is_disk_full() => {
+                        self.metrics.disk_full.inc();
+                        let s = self.outbox.stats();
+                        tracing::warn!(
+                            source = %cube.source,
+                            error = %e,
+                            outbox_ready_bytes = s.ready_bytes,
+                            "no space left on the outbox disk: cube abandoned, retried when acknowledgements free space"
+                        );
+                        self.wait_after_disk_full(s.ready_bytes)?;
+                        break;
+                    }
                     Err(e) if e.retryable() => {
                         tracing::warn!(source = %cube.source, error = %e, "cube interrupted; retried on the next scan");
                         break;
@@ -309,6 +326,25 @@ impl Daemon {
             {
                 return Ok(());
             }
+        }
+    }
+
+    /// After `ENOSPC`: wait (heart beating) until acknowledgements shrink the ready bytes below
+    /// `ready_bytes`, or for [`DISK_FULL_RETRY`] when nothing can drain (the space may be taken by
+    /// something else), so a cube is not re-processed in a tight loop against a full disk.
+    fn wait_after_disk_full(&self, ready_bytes: u64) -> Result<()> {
+        let end = Instant::now() + DISK_FULL_RETRY;
+        loop {
+            self.health.beat_main();
+            self.metrics.observe_outbox(&self.outbox.stats());
+            if self.shutdown.load(Ordering::Relaxed) {
+                return Err(Error::Shutdown);
+            }
+            let s = self.outbox.stats();
+            if s.ready_bytes < ready_bytes || Instant::now() >= end {
+                return Ok(());
+            }
+            self.outbox.wait_for_change(Duration::from_millis(500));
         }
     }
 

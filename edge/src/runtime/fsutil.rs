@@ -33,16 +33,40 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
 }
 
 /// Create a file with `bytes`, fsync it (no rename: for files inside a staging directory that is
-/// itself renamed into place).
+/// itself renamed into place). When writing or syncing fails (a full disk: `ENOSPC`), the
+/// partial file is removed before the error is returned.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let f = write_new(path, bytes)?;
+    f.sync_all().map_err(|e| {
+        remove_partial(path);
+        Error::io(path, e)
+    })
+}
+
+/// Create a file with `bytes`, not yet fsynced (the caller syncs the returned file). When
+/// writing fails (`ENOSPC`), the partial file is removed before the error is returned.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<File> {
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
+    match f.write_all(bytes) {
+        Ok(()) => Ok(f),
+        Err(e) => {
+            drop(f);
+            remove_partial(path);
+            Err(Error::io(path, e))
+        }
+    }
+}
+
+/// Best-effort removal of a file whose write failed.
+pub fn remove_partial(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot remove a partial file");
+    }
 }
 
 /// Replace `path` with `bytes` atomically and durably: write `path.tmp`, fsync, rename, fsync
@@ -50,7 +74,10 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = tmp_path(path);
     write_synced(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
     if let Some(dir) = path.parent() {
         fsync_dir(dir)?;
     }
@@ -108,6 +135,28 @@ mod tests {
         assert_eq!(file_key(".."), "%2E.");
         assert_eq!(file_key(""), "%00");
         assert_ne!(file_key("a b"), file_key("a_b"));
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_partial_file() {
+        // `/dev/full` answers every write with ENOSPC; the name is a symlink to it.
+        if !Path::new("/dev/full").exists() {
+            eprintln!("SKIPPED: no /dev/full");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("000000.parquet");
+        std::os::unix::fs::symlink("/dev/full", &p).expect("symlink");
+        let e = write_synced(&p, b"payload").expect_err("ENOSPC");
+        assert!(e.retryable(), "{e}");
+        assert!(
+            matches!(&e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
+            "{e}"
+        );
+        assert!(
+            std::fs::symlink_metadata(&p).is_err(),
+            "the partial file is removed"
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub mod names {
     pub const BACKPRESSURE: &str = "hsi_edge_outbox_backpressure";
     /// Times processing paused for outbox space (counter).
     pub const BACKPRESSURE_WAITS: &str = "hsi_edge_outbox_backpressure_waits";
+    /// Times staging a cube failed because the outbox's disk was full (`ENOSPC`); the cube is
+    /// abandoned and retried once acknowledgements free space (counter).
+    pub const OUTBOX_DISK_FULL: &str = "hsi_edge_outbox_disk_full";
     /// Outbox cubes quarantined after a failed checksum (counter).
     pub const QUARANTINED: &str = "hsi_edge_outbox_quarantined";
     /// Raw bytes uploaded by backhaul (counter).
@@ -83,6 +86,8 @@ pub struct Metrics {
     pub delivery_errors: Counter,
     /// See [`names::QUARANTINED`].
     pub quarantined: Counter,
+    /// See [`names::OUTBOX_DISK_FULL`].
+    pub disk_full: Counter,
     /// See [`names::BACKHAUL_BYTES`].
     pub backhaul_bytes: Counter,
     /// See [`names::BACKHAUL_PARTS`].
@@ -156,6 +161,11 @@ impl Metrics {
                 r,
                 names::QUARANTINED,
                 "Outbox cubes quarantined after a failed checksum",
+            ),
+            disk_full: counter(
+                r,
+                names::OUTBOX_DISK_FULL,
+                "Cubes abandoned (and retried) because the outbox disk was full (ENOSPC)",
             ),
             backhaul_bytes: counter(r, names::BACKHAUL_BYTES, "Raw bytes uploaded"),
             backhaul_parts: counter(r, names::BACKHAUL_PARTS, "Multipart parts uploaded"),

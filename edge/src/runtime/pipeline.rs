@@ -1,6 +1,7 @@
 //! Processing one landing cube into the outbox: read → calibrate → flatten → Parquet chunks
 //! (the same library code as `hsi-edge process`), staged and committed atomically.
 
+use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use arrow_array::RecordBatch;
@@ -42,6 +43,9 @@ pub struct CubeJob<'a> {
     pub max_message_bytes: usize,
     /// Set on SIGTERM: a cube waiting for outbox space is abandoned (and redone on restart).
     pub shutdown: &'a AtomicBool,
+    /// Rows per chunk the last cube's encoder learned, by schema id: the next cube of the same
+    /// schema starts there.
+    pub rows_hint: &'a Mutex<Option<(String, usize)>>,
 }
 
 /// Process `cube` and commit its chunks to `outbox`.
@@ -64,13 +68,18 @@ pub fn process_cube(
     let schema = flattener.schema().clone();
     let cube_id = info.header.cube_id.clone();
     let props = job.profile.encoding.writer_properties(&plan.grid_nm);
+    let sid = schema_id(&schema);
+    let mut encoder = ChunkEncoder::new(&cube_id, schema.clone(), props, job.max_message_bytes);
+    let hint = job
+        .rows_hint
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some((_, rows)) = hint.filter(|(s, _)| *s == sid) {
+        encoder = encoder.with_rows_per_chunk(rows);
+    }
     let mut sink = OutboxSink {
-        encoder: Some(ChunkEncoder::new(
-            &cube_id,
-            schema.clone(),
-            props,
-            job.max_message_bytes,
-        )),
+        encoder: Some(encoder),
         staging: outbox.begin(&cube_id, &cube.source)?,
         shutdown: job.shutdown,
         failure: None,
@@ -89,13 +98,13 @@ pub fn process_cube(
         (Err(e), None) => return Err(e),
     };
     let encoder = sink.encoder.take().ok_or(Error::Shutdown)?;
+    *job.rows_hint.lock().unwrap_or_else(|p| p.into_inner()) =
+        Some((sid.clone(), encoder.rows_per_chunk()));
     for payload in encoder.finish()? {
         sink.staging.add(&payload, job.shutdown)?;
     }
     let chunks = sink.staging.chunks() as u32;
-    let seq = sink
-        .staging
-        .commit(&schema_id(&schema), &plan.version, rows)?;
+    let seq = sink.staging.commit(&sid, &plan.version, rows)?;
     Ok(CubeOutcome {
         header: info.header,
         rows,

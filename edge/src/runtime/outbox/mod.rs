@@ -22,8 +22,9 @@
 //! ## Invariants
 //!
 //! 1. **Commit is atomic.** Every chunk file and `cube.json` are written and fsynced inside
-//!    `staging/{key}`, the staging directory is fsynced, then renamed to `ready/{seq}-{key}`
-//!    and `ready/` is fsynced. A crash before the rename leaves only a staging directory, which
+//!    `staging/{key}` (chunk fsyncs run on a background thread while the next chunk is
+//!    encoded; `cube.json` is written only after every one of them succeeded), the staging
+//!    directory is fsynced, then renamed to `ready/{seq}-{key}` and `ready/` is fsynced. A crash before the rename leaves only a staging directory, which
 //!    recovery deletes (the cube is processed again: its landing file is not marked processed
 //!    until after the commit). A crash after it leaves a complete ready cube.
 //! 2. **A chunk leaves only after Kafka acknowledged it.** [`Outbox::ack`] unlinks the payload
@@ -44,9 +45,15 @@
 //!    set) until acknowledgements free space. Nothing is ever dropped to make room. A single cube
 //!    whose own output exceeds the cap still completes (there is nothing else to wait for),
 //!    with a warning: size the cap above the largest cube's output.
+//! 6. **A full disk** (`ENOSPC`, or a failed fsync) is not the cap: the write that fails
+//!    removes its partial file, the chunk is not recorded, and the error (retryable,
+//!    [`crate::Error::is_disk_full`]) abandons the staging cube, whose directory is deleted. The
+//!    daemon counts it (`hsi_edge_outbox_disk_full_total`) and retries the cube once
+//!    acknowledgements have freed space. Committed cubes are never touched.
 
 mod recover;
 mod store;
+mod syncer;
 
 #[cfg(test)]
 mod tests;

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::recover::load_ready;
+use super::syncer::Syncer;
 use crate::chunk::ChunkMeta;
 use crate::runtime::error::{Error, Result};
 use crate::runtime::fsutil::{
-    create_dir, file_key, fsync_dir, remove_file, remove_tree, sorted_entries, write_synced,
+    create_dir, file_key, fsync_dir, remove_file, remove_tree, sorted_entries, write_new,
+    write_synced,
 };
 
 pub(super) const FORMAT: u32 = 1;
@@ -316,6 +318,14 @@ impl Outbox {
         }
     }
 
+    /// Give back staging space reserved for a chunk that was not written.
+    fn release(&self, bytes: u64) {
+        let mut ix = self.lock();
+        ix.staging_bytes = ix.staging_bytes.saturating_sub(bytes);
+        drop(ix);
+        self.changed.notify_all();
+    }
+
     /// Start staging a cube.
     pub fn begin(&self, cube_id: &str, source: &str) -> Result<Staging<'_>> {
         let dir = self.staging.join(file_key(cube_id));
@@ -323,6 +333,7 @@ impl Outbox {
         create_dir(&dir)?;
         Ok(Staging {
             outbox: self,
+            syncer: Syncer::start()?,
             dir,
             cube_id: cube_id.to_owned(),
             source: source.to_owned(),
@@ -487,6 +498,7 @@ impl Outbox {
 /// A cube being written into `staging/`. Dropping it without [`Staging::commit`] deletes it.
 pub struct Staging<'a> {
     outbox: &'a Outbox,
+    syncer: Syncer,
     dir: PathBuf,
     cube_id: String,
     source: String,
@@ -495,19 +507,33 @@ pub struct Staging<'a> {
 }
 
 impl Staging<'_> {
-    /// Add the next chunk: waits for space under the cap (backpressure), then writes and fsyncs
-    /// the payload.
+    /// Add the next chunk: waits for space under the cap (backpressure), then writes the
+    /// payload; its fsync runs in the background and [`Staging::commit`] waits for it.
     pub fn add(&mut self, payload: &[u8], shutdown: &AtomicBool) -> Result<()> {
         let bytes = payload.len() as u64;
         self.outbox.reserve(bytes, shutdown, true, None)?;
         let index = self.chunks.len() as u32;
-        // Count the bytes as ours before writing, so a failed write is given back on drop.
+        let path = chunk_path(&self.dir, index);
+        // A failed write (ENOSPC, EIO) leaves no file (`write_new` removes what it wrote) and
+        // no entry; a failed fsync fails the commit. The manifest only ever lists chunks fully
+        // written and fsynced.
+        let file = match write_new(&path, payload) {
+            Ok(f) => f,
+            Err(e) => {
+                self.outbox.release(bytes);
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.syncer.sync(path, file) {
+            self.outbox.release(bytes);
+            return Err(e);
+        }
         self.chunks.push(ChunkEntry {
             index,
             bytes,
             crc32c: crc32c::crc32c(payload),
         });
-        write_synced(&chunk_path(&self.dir, index), payload)
+        Ok(())
     }
 
     /// Chunks staged so far.
@@ -529,6 +555,8 @@ impl Staging<'_> {
         };
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::corrupt(&self.dir, e.to_string()))?;
+        // Every chunk is on disk before the manifest that lists it is written.
+        self.syncer.finish()?;
         write_synced(&self.dir.join(MANIFEST), &json)?;
         fsync_dir(&self.dir)?;
         let outbox = self.outbox;
