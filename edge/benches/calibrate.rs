@@ -5,7 +5,8 @@
 //! grid), through:
 //! - `radiometric_pass`: the fused flat field + bad-band gather into `[pixels, kept]`;
 //! - `resample_gemm`: the `[pixels, kept] · [kept, grid]` GEMM alone;
-//! - `calibrate`: the whole `CpuCalibrator::calibrate` (k = 1, and k = 2 binning).
+//! - `calibrate`: the whole `CpuCalibrator::calibrate` (k = 1, and k = 2 binning), and at k = 1
+//!   with the dense-GEMM reference (`CpuCalibrator::dense`) beside the blocked product.
 //!
 //! Run: `cargo bench -p hsi-edge --bench calibrate` (well under 2 minutes).
 
@@ -130,6 +131,17 @@ fn benches(c: &mut Criterion) {
     group.bench_function("calibrate_k1", |b| {
         b.iter(|| black_box(cpu.calibrate(&plan, black_box(&block)).expect("calibrate")))
     });
+    // The same with the whole dense matrix (zeros included): the baseline of the blocked GEMM.
+    let mut dense = CpuCalibrator::dense();
+    group.bench_function("calibrate_k1_dense_gemm", |b| {
+        b.iter(|| {
+            black_box(
+                dense
+                    .calibrate(&plan, black_box(&block))
+                    .expect("calibrate"),
+            )
+        })
+    });
     group.bench_function("calibrate_k2", |b| {
         b.iter(|| {
             black_box(
@@ -145,6 +157,13 @@ fn benches(c: &mut Criterion) {
         plan.kept_bands().len(),
         plan.grid_nm.len(),
         2 * LINES * SAMPLES * plan.kept_bands().len() * plan.grid_nm.len() / 1_000_000
+    );
+    let (blocked, full) =
+        hsi_edge::calib::blocks::work_per_pixel(plan.spectral_blocks(), plan.spectral_matrix());
+    eprintln!(
+        "blocked GEMM: {} blocks, {blocked} of {full} multiply-adds per pixel ({:.1}× fewer)",
+        plan.spectral_blocks().len(),
+        full as f64 / blocked.max(1) as f64
     );
 }
 

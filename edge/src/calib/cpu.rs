@@ -7,8 +7,10 @@
 //! 2. with k > 1, bin that matrix (mean of valid pixels, see [`binning`](super::binning)):
 //!    binning commutes with the linear resampling, so it is done first and the GEMM shrinks
 //!    k² times;
-//! 3. **one GEMM** `[pixels, kept] · [kept, grid]` with ndarray (matrixmultiply's sgemm),
-//!    whose matrix already holds the Savitzky–Golay filter;
+//! 3. **the GEMM** `[pixels, kept] · [kept, grid]` with ndarray (matrixmultiply's sgemm),
+//!    whose matrix already holds the Savitzky–Golay filter, as one dense product per non-zero
+//!    block of the banded matrix ([`blocks`](super::blocks): ~9× fewer multiply-adds on the
+//!    default grid); [`CpuCalibrator::dense`] multiplies the whole matrix instead (reference);
 //! 4. no-data rows set to NaN.
 //!
 //! **No-data**: a pixel is no-data when every kept band holds the cube's fill value
@@ -22,7 +24,7 @@
 use std::borrow::Cow;
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array3, ArrayView2, ArrayViewMut2};
+use ndarray::{Array3, ArrayView2, ArrayViewMut2, s};
 
 use crate::cube::LineBlock;
 use crate::error::{Error, Result};
@@ -41,6 +43,8 @@ pub struct CpuCalibrator {
     /// Per pixel (k = 1) or per bin (k > 1): has data.
     valid: Vec<bool>,
     bins: BinSums,
+    /// Multiply the whole spectral matrix instead of its non-zero blocks.
+    dense: bool,
 }
 
 const EXP_MASK: u32 = 0x7f80_0000;
@@ -83,6 +87,15 @@ impl CpuCalibrator {
     /// A calibrator with empty scratch buffers.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A calibrator that multiplies the whole dense spectral matrix (zeros included): the
+    /// reference the blocked product is tested and benchmarked against.
+    pub fn dense() -> Self {
+        CpuCalibrator {
+            dense: true,
+            ..Self::default()
+        }
     }
 
     /// Steps 1–2 alone: the `[pixels, kept]` calibrated matrix of a block (kept bands in
@@ -151,6 +164,7 @@ impl Calibrator for CpuCalibrator {
         let grid = plan.grid_nm.len();
         let rows = out_lines * plan.out_samples;
         let mut out = vec![0.0f32; rows * grid];
+        let dense = self.dense;
         let (input, valid): (ArrayView2<'_, f32>, &[bool]) = if plan.binning == 1 {
             self.radiometric_pass(plan, block)?
         } else {
@@ -167,7 +181,21 @@ impl Calibrator for CpuCalibrator {
             if input.dim() != (rows, m.nrows()) || m.ncols() != grid {
                 return Err(shape_error(plan, "GEMM operands disagree"));
             }
-            general_mat_mul(1.0, &input, m, 0.0, &mut c);
+            if dense {
+                general_mat_mul(1.0, &input, m, 0.0, &mut c);
+            } else {
+                // `out` starts at 0, so columns without a block (all-zero weights) stay 0.
+                for b in plan.spectral_blocks() {
+                    let (rows, cols) = (b.rows.clone(), b.cols.clone());
+                    general_mat_mul(
+                        1.0,
+                        &input.slice(s![.., rows.clone()]),
+                        &m.slice(s![rows, cols.clone()]),
+                        0.0,
+                        &mut c.slice_mut(s![.., cols]),
+                    );
+                }
+            }
         }
         for (row, _) in out
             .chunks_exact_mut(grid.max(1))

@@ -47,6 +47,7 @@ use crate::error::Result;
 
 pub mod badbands;
 pub mod binning;
+pub mod blocks;
 pub mod config;
 pub mod cpu;
 #[cfg(feature = "cuda")]

@@ -13,6 +13,7 @@ use ndarray::{Array2, Axis};
 use crate::cube::{CubeInfo, DataKind, Shape};
 use crate::error::{Error, Result};
 
+use super::blocks::{SpectralBlock, spectral_blocks};
 use super::config::CalibrationConfig;
 use super::radiometric::{self, Radiometric, RadiometricMode};
 use super::{badbands, resample, savgol, version};
@@ -50,6 +51,7 @@ pub struct CalibrationPlan {
     radiometric: Radiometric,
     resampling: Array2<f32>,
     spectral: Array2<f32>,
+    blocks: Vec<SpectralBlock>,
     ignore_value: Option<f32>,
     output_fwhm_nm: f32,
     left_out_nm: Vec<f32>,
@@ -113,6 +115,7 @@ impl CalibrationPlan {
             .collect();
         let to_f32 = |m: &Array2<f64>| m.select(Axis(1), &columns).mapv(|v| v as f32);
 
+        let spectral = to_f32(&spectral_full);
         let k = cfg.binning;
         Ok(CalibrationPlan {
             version: version::calibration_version(info, cfg)?,
@@ -126,7 +129,8 @@ impl CalibrationPlan {
             kept,
             radiometric,
             resampling: to_f32(&gauss),
-            spectral: to_f32(&spectral_full),
+            blocks: spectral_blocks(&spectral),
+            spectral,
             ignore_value: info.ignore_value.map(|v| v as f32),
             output_fwhm_nm: fwhm,
             left_out_nm: left_out,
@@ -177,6 +181,11 @@ impl CalibrationPlan {
     /// Savitzky–Golay filter folded in (equal to it when smoothing is off).
     pub fn spectral_matrix(&self) -> &Array2<f32> {
         &self.spectral
+    }
+
+    /// The non-zero blocks of [`Self::spectral_matrix`] (see [`super::blocks`]).
+    pub fn spectral_blocks(&self) -> &[SpectralBlock] {
+        &self.blocks
     }
 
     /// The fill value as `f32`, compared with the block's values.
