@@ -52,12 +52,12 @@
 //!    acknowledgements have freed space. Committed cubes are never touched.
 
 mod recover;
+mod staging;
 mod store;
 mod syncer;
 
 #[cfg(test)]
 mod tests;
 
-pub use store::{
-    ChunkId, CubeManifest, Drained, Outbox, OutboxStats, PendingChunk, Recovery, Staging,
-};
+pub use staging::Staging;
+pub use store::{ChunkId, CubeManifest, Drained, Outbox, OutboxStats, PendingChunk, Recovery};

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::recover::load_ready;
+use super::staging::Staging;
 use super::syncer::Syncer;
 use crate::chunk::ChunkMeta;
 use crate::runtime::error::{Error, Result};
 use crate::runtime::fsutil::{
-    create_dir, file_key, fsync_dir, remove_file, remove_tree, sorted_entries, write_new,
-    write_synced,
+    create_dir, file_key, fsync_dir, remove_file, remove_tree, sorted_entries,
 };
 
 pub(super) const FORMAT: u32 = 1;
@@ -136,11 +136,11 @@ pub(super) struct ReadyCube {
 }
 
 #[derive(Default)]
-struct Index {
-    next_seq: u64,
-    cubes: BTreeMap<u64, ReadyCube>,
-    ready_bytes: u64,
-    staging_bytes: u64,
+pub(super) struct Index {
+    pub(super) next_seq: u64,
+    pub(super) cubes: BTreeMap<u64, ReadyCube>,
+    pub(super) ready_bytes: u64,
+    pub(super) staging_bytes: u64,
     backpressure: bool,
     backpressure_waits: u64,
     warned_over_cap: bool,
@@ -149,12 +149,12 @@ struct Index {
 /// The durable outbox. Shared between the processing thread (stage, commit) and the sender
 /// (read, ack) behind an `Arc`.
 pub struct Outbox {
-    staging: PathBuf,
-    ready: PathBuf,
+    pub(super) staging: PathBuf,
+    pub(super) ready: PathBuf,
     quarantine: PathBuf,
     cap_bytes: u64,
     index: Mutex<Index>,
-    changed: Condvar,
+    pub(super) changed: Condvar,
 }
 
 impl Outbox {
@@ -224,7 +224,7 @@ impl Outbox {
         Ok((outbox, recovery))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Index> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Index> {
         // A panic while holding the lock cannot leave the index inconsistent with the disk in a
         // way recovery does not already handle, so poisoning is ignored.
         self.index.lock().unwrap_or_else(|p| p.into_inner())
@@ -260,7 +260,7 @@ impl Outbox {
     }
 
     /// Reserve `bytes` of staging space (invariant 5); `Ok(false)` when `deadline` passed first.
-    fn reserve(
+    pub(super) fn reserve(
         &self,
         bytes: u64,
         shutdown: &AtomicBool,
@@ -319,7 +319,7 @@ impl Outbox {
     }
 
     /// Give back staging space reserved for a chunk that was not written.
-    fn release(&self, bytes: u64) {
+    pub(super) fn release(&self, bytes: u64) {
         let mut ix = self.lock();
         ix.staging_bytes = ix.staging_bytes.saturating_sub(bytes);
         drop(ix);
@@ -331,15 +331,7 @@ impl Outbox {
         let dir = self.staging.join(file_key(cube_id));
         remove_tree(&dir)?;
         create_dir(&dir)?;
-        Ok(Staging {
-            outbox: self,
-            syncer: Syncer::start()?,
-            dir,
-            cube_id: cube_id.to_owned(),
-            source: source.to_owned(),
-            chunks: Vec::new(),
-            committed: false,
-        })
+        Ok(Staging::new(self, Syncer::start()?, dir, cube_id, source))
     }
 
     /// Up to `limit` pending chunks not in `skip`, oldest cube first, in index order.
@@ -492,113 +484,6 @@ impl Outbox {
     /// Chunks waiting for Kafka.
     pub fn pending_chunks(&self) -> usize {
         self.lock().cubes.values().map(|c| c.pending.len()).sum()
-    }
-}
-
-/// A cube being written into `staging/`. Dropping it without [`Staging::commit`] deletes it.
-pub struct Staging<'a> {
-    outbox: &'a Outbox,
-    syncer: Syncer,
-    dir: PathBuf,
-    cube_id: String,
-    source: String,
-    chunks: Vec<ChunkEntry>,
-    committed: bool,
-}
-
-impl Staging<'_> {
-    /// Add the next chunk: waits for space under the cap (backpressure), then writes the
-    /// payload; its fsync runs in the background and [`Staging::commit`] waits for it.
-    pub fn add(&mut self, payload: &[u8], shutdown: &AtomicBool) -> Result<()> {
-        let bytes = payload.len() as u64;
-        self.outbox.reserve(bytes, shutdown, true, None)?;
-        let index = self.chunks.len() as u32;
-        let path = chunk_path(&self.dir, index);
-        // A failed write (ENOSPC, EIO) leaves no file (`write_new` removes what it wrote) and
-        // no entry; a failed fsync fails the commit. The manifest only ever lists chunks fully
-        // written and fsynced.
-        let file = match write_new(&path, payload) {
-            Ok(f) => f,
-            Err(e) => {
-                self.outbox.release(bytes);
-                return Err(e);
-            }
-        };
-        if let Err(e) = self.syncer.sync(path, file) {
-            self.outbox.release(bytes);
-            return Err(e);
-        }
-        self.chunks.push(ChunkEntry {
-            index,
-            bytes,
-            crc32c: crc32c::crc32c(payload),
-        });
-        Ok(())
-    }
-
-    /// Chunks staged so far.
-    pub fn chunks(&self) -> usize {
-        self.chunks.len()
-    }
-
-    /// Commit the cube (invariant 1). Returns its sequence number.
-    pub fn commit(mut self, schema: &str, calibration_version: &str, rows: u64) -> Result<u64> {
-        let manifest = CubeManifest {
-            format: FORMAT,
-            cube_id: self.cube_id.clone(),
-            source: self.source.clone(),
-            chunk_count: self.chunks.len() as u32,
-            schema: schema.to_owned(),
-            calibration_version: calibration_version.to_owned(),
-            rows,
-            chunks: self.chunks.clone(),
-        };
-        let json = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| Error::corrupt(&self.dir, e.to_string()))?;
-        // Every chunk is on disk before the manifest that lists it is written.
-        self.syncer.finish()?;
-        write_synced(&self.dir.join(MANIFEST), &json)?;
-        fsync_dir(&self.dir)?;
-        let outbox = self.outbox;
-        let mut ix = outbox.lock();
-        let seq = ix.next_seq;
-        let to = outbox
-            .ready
-            .join(format!("{seq:016}-{}", file_key(&self.cube_id)));
-        std::fs::rename(&self.dir, &to).map_err(|e| Error::io(&to, e))?;
-        fsync_dir(&outbox.ready)?;
-        fsync_dir(&outbox.staging)?;
-        self.committed = true;
-        let bytes: u64 = manifest.chunks.iter().map(|c| c.bytes).sum();
-        ix.next_seq += 1;
-        ix.staging_bytes -= bytes;
-        ix.ready_bytes += bytes;
-        let pending = manifest.chunks.iter().map(|c| (c.index, c.bytes)).collect();
-        ix.cubes.insert(
-            seq,
-            ReadyCube {
-                dir: to,
-                manifest,
-                pending,
-            },
-        );
-        drop(ix);
-        outbox.changed.notify_all();
-        Ok(seq)
-    }
-}
-
-impl Drop for Staging<'_> {
-    fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
-        let bytes: u64 = self.chunks.iter().map(|c| c.bytes).sum();
-        self.outbox.lock().staging_bytes -= bytes;
-        if let Err(e) = remove_tree(&self.dir) {
-            tracing::warn!(error = %e, "cannot remove an abandoned staging directory");
-        }
-        self.outbox.changed.notify_all();
     }
 }
 
