@@ -57,11 +57,15 @@ fn resume_parts(setup: &Setup, name: &str) -> Option<usize> {
     v["parts"].as_array().map(Vec::len)
 }
 
-#[test]
-fn an_interrupted_backhaul_resumes_and_completes_with_a_matching_checksum() {
-    let Some(moto) = hsi_edge::testkit::Moto::start("runtime_backhaul::resume") else {
-        return;
-    };
+/// A moto server with the test bucket, a runtime and a client for it.
+fn moto_with_bucket(
+    test: &str,
+) -> Option<(
+    hsi_edge::testkit::Moto,
+    tokio::runtime::Runtime,
+    aws_sdk_s3::Client,
+)> {
+    let moto = hsi_edge::testkit::Moto::start(test)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -69,6 +73,14 @@ fn an_interrupted_backhaul_resumes_and_completes_with_a_matching_checksum() {
     let client = s3(&moto.endpoint());
     rt.block_on(client.create_bucket().bucket(BUCKET).send())
         .expect("create bucket");
+    Some((moto, rt, client))
+}
+
+#[test]
+fn an_interrupted_backhaul_resumes_and_completes_with_a_matching_checksum() {
+    let Some((moto, rt, client)) = moto_with_bucket("runtime_backhaul::resume") else {
+        return;
+    };
 
     let work = tempfile::tempdir().expect("tempdir");
     let cube = synth_cubes(work.path(), 1, 150, 300).remove(0);
@@ -316,16 +328,9 @@ fn object_keys(rt: &tokio::runtime::Runtime, client: &aws_sdk_s3::Client) -> Vec
 /// TCP port the test opens and closes), and retention then deletes only backhauled cubes.
 #[test]
 fn the_daemon_backhauls_when_its_trigger_fires_and_retention_deletes_only_backhauled_cubes() {
-    let Some(moto) = hsi_edge::testkit::Moto::start("runtime_backhaul::daemon_trigger") else {
+    let Some((moto, rt, client)) = moto_with_bucket("runtime_backhaul::daemon_trigger") else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let client = s3(&moto.endpoint());
-    rt.block_on(client.create_bucket().bucket(BUCKET).send())
-        .expect("create bucket");
 
     let work = tempfile::tempdir().expect("tempdir");
     // Three cubes; the second is over one part (5 MiB), so its upload is a real multipart.
