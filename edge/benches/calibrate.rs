@@ -131,7 +131,18 @@ fn benches(c: &mut Criterion) {
     group.bench_function("calibrate_k1", |b| {
         b.iter(|| black_box(cpu.calibrate(&plan, black_box(&block)).expect("calibrate")))
     });
-    // The same with the whole dense matrix (zeros included): the baseline of the blocked GEMM.
+    // The blocked GEMM (session 3's default), then the whole dense matrix (zeros included):
+    // the baselines of the sparse band-major product.
+    let mut blocked = CpuCalibrator::blocked();
+    group.bench_function("calibrate_k1_blocked_gemm", |b| {
+        b.iter(|| {
+            black_box(
+                blocked
+                    .calibrate(&plan, black_box(&block))
+                    .expect("calibrate"),
+            )
+        })
+    });
     let mut dense = CpuCalibrator::dense();
     group.bench_function("calibrate_k1_dense_gemm", |b| {
         b.iter(|| {
@@ -164,6 +175,11 @@ fn benches(c: &mut Criterion) {
         "blocked GEMM: {} blocks, {blocked} of {full} multiply-adds per pixel ({:.1}× fewer)",
         plan.spectral_blocks().len(),
         full as f64 / blocked.max(1) as f64
+    );
+    let (taps, _) = plan.spectral_taps().work_per_pixel();
+    eprintln!(
+        "sparse product: {taps} of {full} multiply-adds per pixel ({:.1}× fewer)",
+        full as f64 / taps.max(1) as f64
     );
 }
 

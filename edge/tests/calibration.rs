@@ -370,10 +370,11 @@ fn unsorted_bands_give_the_same_result() {
     }
 }
 
-/// The blocked GEMM (non-zero blocks of the banded matrix) equals the dense product, with
-/// sorted and scrambled bands, Savitzky–Golay smoothing (a wider band) and 2×2 binning.
+/// The sparse band-major product (the default) and the blocked GEMM (non-zero blocks of the
+/// banded matrix) equal the dense product, with sorted and scrambled bands, Savitzky–Golay
+/// smoothing (a wider band) and 2×2 binning; the sparse one returns band-major memory.
 #[test]
-fn blocked_gemm_equals_the_dense_product() {
+fn sparse_and_blocked_products_equal_the_dense_product() {
     let (i, b) = dense(&[wavy, linear, wavy, linear]);
     let n = i.shape.bands;
     let mut shuffled = i.clone();
@@ -415,19 +416,32 @@ fn blocked_gemm_equals_the_dense_product() {
     for (name, info, cfg, data) in cases {
         let plan = CalibrationPlan::build(info, &cfg).expect("plan");
         let blk = block(0, data);
-        let blocked = CpuCalibrator::new()
-            .calibrate(&plan, &blk)
-            .expect("blocked");
         let full = CpuCalibrator::dense()
             .calibrate(&plan, &blk)
             .expect("dense");
-        assert_eq!(blocked.data.dim(), full.data.dim(), "{name}");
-        for (x, y) in blocked.data.iter().zip(full.data.iter()) {
-            assert!(
-                (x - y).abs() <= 1e-5 * y.abs().max(1.0),
-                "{name}: {x} vs {y}"
-            );
+        for (product, mut calibrator) in [
+            ("sparse", CpuCalibrator::new()),
+            ("blocked", CpuCalibrator::blocked()),
+        ] {
+            let out = calibrator.calibrate(&plan, &blk).expect(product);
+            assert_eq!(out.data.dim(), full.data.dim(), "{name} {product}");
+            // Indexing is layout-independent: element (l, s, j) of both.
+            for ((idx, x), y) in out.data.indexed_iter().zip(full.data.iter()) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * y.abs().max(1.0),
+                    "{name} {product} {idx:?}: {x} vs {y}"
+                );
+            }
+            let band_major = out
+                .data
+                .view()
+                .permuted_axes([2, 0, 1])
+                .is_standard_layout();
+            assert_eq!(band_major, product == "sparse", "{name} {product} layout");
         }
+        let (taps, dense_taps) = plan.spectral_taps().work_per_pixel();
+        assert_eq!(dense_taps, plan.spectral_matrix().len());
+        assert!(taps * 4 < dense_taps, "{name}: {taps} taps of {dense_taps}");
         let (work, dense_work) =
             hsi_edge::calib::blocks::work_per_pixel(plan.spectral_blocks(), plan.spectral_matrix());
         if name != "scrambled" {

@@ -7,11 +7,15 @@
 //! 2. with k > 1, bin that matrix (mean of valid pixels, see [`binning`](super::binning)):
 //!    binning commutes with the linear resampling, so it is done first and the GEMM shrinks
 //!    k² times;
-//! 3. **the GEMM** `[pixels, kept] · [kept, grid]` with ndarray (matrixmultiply's sgemm),
-//!    whose matrix already holds the Savitzky–Golay filter, as one dense product per non-zero
-//!    block of the banded matrix ([`blocks`](super::blocks): ~9× fewer multiply-adds on the
-//!    default grid); [`CpuCalibrator::dense`] multiplies the whole matrix instead (reference);
-//! 4. no-data rows set to NaN.
+//! 3. **the resampling product** `[pixels, kept] · [kept, grid]`, whose matrix already holds
+//!    the Savitzky–Golay filter, with only its non-zero weights ([`taps`](super::taps)),
+//!    written **band-major**: the returned block is `[lines, samples, grid]` with the grid
+//!    axis outermost in memory, so each band's values are one contiguous run (an Arrow
+//!    column). Two other products are kept as measured alternatives and references:
+//!    [`CpuCalibrator::blocked`], one ndarray GEMM per non-zero block of the banded matrix
+//!    ([`blocks`](super::blocks)), and [`CpuCalibrator::dense`], one GEMM over the whole
+//!    matrix; both return pixel-major (standard layout) blocks;
+//! 4. no-data pixels set to NaN in every band.
 //!
 //! **No-data**: a pixel is no-data when every kept band holds the cube's fill value
 //! (`ignore_value`), or when any kept band calibrates to a non-finite value (NaN/inf input):
@@ -43,8 +47,21 @@ pub struct CpuCalibrator {
     /// Per pixel (k = 1) or per bin (k > 1): has data.
     valid: Vec<bool>,
     bins: BinSums,
-    /// Multiply the whole spectral matrix instead of its non-zero blocks.
-    dense: bool,
+    /// Transposed input tile of the sparse product.
+    tile: Vec<f32>,
+    product: Product,
+}
+
+/// Which resampling product a [`CpuCalibrator`] runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Product {
+    /// Non-zero weights only, band-major output ([`super::taps`]); the default.
+    #[default]
+    Sparse,
+    /// One GEMM per non-zero block of the matrix ([`super::blocks`]), pixel-major output.
+    Blocked,
+    /// One GEMM over the whole matrix, pixel-major output: the reference.
+    Dense,
 }
 
 const EXP_MASK: u32 = 0x7f80_0000;
@@ -90,10 +107,20 @@ impl CpuCalibrator {
     }
 
     /// A calibrator that multiplies the whole dense spectral matrix (zeros included): the
-    /// reference the blocked product is tested and benchmarked against.
+    /// reference the other products are tested and benchmarked against.
     pub fn dense() -> Self {
+        Self::with_product(Product::Dense)
+    }
+
+    /// A calibrator running the blocked GEMM (see [`Product::Blocked`]).
+    pub fn blocked() -> Self {
+        Self::with_product(Product::Blocked)
+    }
+
+    /// A calibrator running `product`.
+    pub fn with_product(product: Product) -> Self {
         CpuCalibrator {
-            dense: true,
+            product,
             ..Self::default()
         }
     }
@@ -164,7 +191,8 @@ impl Calibrator for CpuCalibrator {
         let grid = plan.grid_nm.len();
         let rows = out_lines * plan.out_samples;
         let mut out = vec![0.0f32; rows * grid];
-        let dense = self.dense;
+        let product = self.product;
+        let mut tile = std::mem::take(&mut self.tile);
         let (input, valid): (ArrayView2<'_, f32>, &[bool]) = if plan.binning == 1 {
             self.radiometric_pass(plan, block)?
         } else {
@@ -174,38 +202,54 @@ impl Calibrator for CpuCalibrator {
                 .map_err(|e| shape_error(plan, e))?;
             (view, &self.valid)
         };
-        {
-            let mut c = ArrayViewMut2::from_shape((rows, grid), &mut out)
-                .map_err(|e| shape_error(plan, e))?;
-            let m = plan.spectral_matrix();
-            if input.dim() != (rows, m.nrows()) || m.ncols() != grid {
-                return Err(shape_error(plan, "GEMM operands disagree"));
-            }
-            if dense {
-                general_mat_mul(1.0, &input, m, 0.0, &mut c);
-            } else {
-                // `out` starts at 0, so columns without a block (all-zero weights) stay 0.
-                for b in plan.spectral_blocks() {
-                    let (rows, cols) = (b.rows.clone(), b.cols.clone());
-                    general_mat_mul(
-                        1.0,
-                        &input.slice(s![.., rows.clone()]),
-                        &m.slice(s![rows, cols.clone()]),
-                        0.0,
-                        &mut c.slice_mut(s![.., cols]),
-                    );
+        let m = plan.spectral_matrix();
+        if input.dim() != (rows, m.nrows()) || m.ncols() != grid {
+            return Err(shape_error(plan, "resampling operands disagree"));
+        }
+        let data = if product == Product::Sparse {
+            let x = input
+                .as_slice()
+                .ok_or_else(|| shape_error(plan, "input is not contiguous"))?;
+            plan.spectral_taps().apply(x, rows, &mut out, &mut tile);
+            for (p, _) in valid.iter().enumerate().filter(|(_, ok)| !**ok) {
+                for band in out.chunks_exact_mut(rows.max(1)) {
+                    band[p] = f32::NAN;
                 }
             }
-        }
-        for (row, _) in out
-            .chunks_exact_mut(grid.max(1))
-            .zip(valid)
-            .filter(|(_, ok)| !**ok)
-        {
-            row.fill(f32::NAN);
-        }
-        let data = Array3::from_shape_vec((out_lines, plan.out_samples, grid), out)
-            .map_err(|e| shape_error(plan, e))?;
+            Array3::from_shape_vec((grid, out_lines, plan.out_samples), out)
+                .map_err(|e| shape_error(plan, e))?
+                .permuted_axes([1, 2, 0])
+        } else {
+            {
+                let mut c = ArrayViewMut2::from_shape((rows, grid), &mut out)
+                    .map_err(|e| shape_error(plan, e))?;
+                if product == Product::Dense {
+                    general_mat_mul(1.0, &input, m, 0.0, &mut c);
+                } else {
+                    // `out` starts at 0, so columns without a block (all-zero weights) stay 0.
+                    for b in plan.spectral_blocks() {
+                        let (rows, cols) = (b.rows.clone(), b.cols.clone());
+                        general_mat_mul(
+                            1.0,
+                            &input.slice(s![.., rows.clone()]),
+                            &m.slice(s![rows, cols.clone()]),
+                            0.0,
+                            &mut c.slice_mut(s![.., cols]),
+                        );
+                    }
+                }
+            }
+            for (row, _) in out
+                .chunks_exact_mut(grid.max(1))
+                .zip(valid)
+                .filter(|(_, ok)| !**ok)
+            {
+                row.fill(f32::NAN);
+            }
+            Array3::from_shape_vec((out_lines, plan.out_samples, grid), out)
+                .map_err(|e| shape_error(plan, e))?
+        };
+        self.tile = tile;
         Ok(CalibratedBlock {
             first_line: block.first_line / plan.binning,
             data,

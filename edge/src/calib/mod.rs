@@ -57,10 +57,11 @@ pub mod radiometric;
 pub mod resample;
 pub mod savgol;
 pub mod select;
+pub mod taps;
 pub mod version;
 
 pub use config::{BadBands, CalibrationConfig, EmpiricalLine, Grid, SavGol};
-pub use cpu::CpuCalibrator;
+pub use cpu::{CpuCalibrator, Product};
 pub use plan::{CalibrationPlan, GatherRun};
 pub use radiometric::{Radiometric, RadiometricMode};
 pub use version::calibration_version;

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use super::blocks::{SpectralBlock, spectral_blocks};
 use super::config::CalibrationConfig;
 use super::radiometric::{self, Radiometric, RadiometricMode};
+use super::taps::SpectralTaps;
 use super::{badbands, resample, savgol, version};
 
 /// A run of kept bands that are consecutive in the file: input bands `src..src+len` go to
@@ -52,6 +53,7 @@ pub struct CalibrationPlan {
     resampling: Array2<f32>,
     spectral: Array2<f32>,
     blocks: Vec<SpectralBlock>,
+    taps: SpectralTaps,
     ignore_value: Option<f32>,
     output_fwhm_nm: f32,
     left_out_nm: Vec<f32>,
@@ -130,6 +132,7 @@ impl CalibrationPlan {
             radiometric,
             resampling: to_f32(&gauss),
             blocks: spectral_blocks(&spectral),
+            taps: SpectralTaps::new(&spectral),
             spectral,
             ignore_value: info.ignore_value.map(|v| v as f32),
             output_fwhm_nm: fwhm,
@@ -186,6 +189,12 @@ impl CalibrationPlan {
     /// The non-zero blocks of [`Self::spectral_matrix`] (see [`super::blocks`]).
     pub fn spectral_blocks(&self) -> &[SpectralBlock] {
         &self.blocks
+    }
+
+    /// The non-zero weights of each column of [`Self::spectral_matrix`] (see
+    /// [`super::taps`]).
+    pub fn spectral_taps(&self) -> &SpectralTaps {
+        &self.taps
     }
 
     /// The fill value as `f32`, compared with the block's values.

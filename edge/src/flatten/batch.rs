@@ -10,6 +10,7 @@ use arrow_array::{
     ArrayRef, Float32Array, Float64Array, Int32Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
+use arrow_buffer::{Buffer, ScalarBuffer};
 use arrow_schema::SchemaRef;
 
 use super::encoding::quantize_mantissa;
@@ -84,6 +85,29 @@ impl Flattener {
                 reason: format!("block has {bands} bands, the grid has {}", self.bands),
             });
         }
+        // Band-major blocks (the CPU calibrator's) hold each band contiguously: columns are
+        // copied, not transposed. Anything else is viewed in standard (pixel-major) layout.
+        let band_major = block.data.view().permuted_axes([2, 0, 1]);
+        if let Some(flat) = band_major.as_slice() {
+            let pixels = lines * samples;
+            let valid = valid_band_major(flat, pixels, bands);
+            if valid.is_empty() {
+                return Ok(None);
+            }
+            let all = valid.len() == pixels;
+            let band_cols = flat
+                .chunks_exact(pixels.max(1))
+                .map(|col| {
+                    if all {
+                        col.to_vec()
+                    } else {
+                        valid.iter().map(|&p| col[p as usize]).collect()
+                    }
+                })
+                .collect();
+            let band_cols = self.band_arrays(band_cols);
+            return self.batch(block.first_line, samples, &valid, band_cols);
+        }
         let data = block.data.as_standard_layout();
         let flat = data.as_slice().ok_or_else(|| Error::Encode {
             cube_id: self.header.cube_id.clone(),
@@ -100,14 +124,97 @@ impl Flattener {
         if valid.is_empty() {
             return Ok(None);
         }
+        // Transpose pixel-major → one column per band.
+        let mut band_cols: Vec<Vec<f32>> = (0..bands)
+            .map(|_| Vec::with_capacity(valid.len()))
+            .collect();
+        for &p in &valid {
+            let px = &flat[p as usize * bands..(p as usize + 1) * bands];
+            for (col, &v) in band_cols.iter_mut().zip(px) {
+                col.push(v);
+            }
+        }
+        let band_cols = self.band_arrays(band_cols);
+        self.batch(block.first_line, samples, &valid, band_cols)
+    }
+
+    /// [`Self::flatten`], taking the block: a band-major block without no-data pixels becomes
+    /// the band columns without a copy (each column is a slice of the block's buffer).
+    pub fn flatten_owned(&self, block: CalibratedBlock) -> Result<Option<RecordBatch>> {
+        let (lines, samples, bands) = block.data.dim();
+        let pixels = lines * samples;
+        let band_major = block
+            .data
+            .view()
+            .permuted_axes([2, 0, 1])
+            .is_standard_layout();
+        if !band_major || bands != self.bands || pixels == 0 {
+            return self.flatten(&block);
+        }
+        let flat = block.data.view().permuted_axes([2, 0, 1]);
+        let valid = match flat.as_slice() {
+            Some(flat) => valid_band_major(flat, pixels, bands),
+            None => return self.flatten(&block),
+        };
+        if valid.len() != pixels {
+            return self.flatten(&block);
+        }
+        let first_line = block.first_line;
+        let (mut values, offset) = block.data.into_raw_vec_and_offset();
+        if offset.unwrap_or(0) != 0 || values.len() != pixels * bands {
+            return Err(Error::Encode {
+                cube_id: self.header.cube_id.clone(),
+                reason: "band-major block does not start at its buffer".into(),
+            });
+        }
+        self.quantize(&mut values);
+        let buffer = Buffer::from_vec(values);
+        let band_cols = (0..bands)
+            .map(|j| {
+                let col = ScalarBuffer::<f32>::new(buffer.clone(), j * pixels, pixels);
+                Arc::new(Float32Array::new(col, None)) as ArrayRef
+            })
+            .collect();
+        self.batch(first_line, samples, &valid, band_cols)
+    }
+
+    /// Band columns from per-band vectors, quantised when the profile asks.
+    fn band_arrays(&self, band_cols: Vec<Vec<f32>>) -> Vec<ArrayRef> {
+        band_cols
+            .into_iter()
+            .map(|mut c| {
+                self.quantize(&mut c);
+                Arc::new(Float32Array::from(c)) as ArrayRef
+            })
+            .collect()
+    }
+
+    fn quantize(&self, values: &mut [f32]) {
+        if let Some(bits) = self.mantissa_bits {
+            for v in values {
+                *v = quantize_mantissa(*v, bits);
+            }
+        }
+    }
+
+    /// The record batch of `valid` pixels (indices into the block, row-major) whose band
+    /// columns are `band_cols`.
+    fn batch(
+        &self,
+        first_line: usize,
+        samples: usize,
+        valid: &[u32],
+        band_cols: Vec<ArrayRef>,
+    ) -> Result<Option<RecordBatch>> {
+        let bands = band_cols.len();
         let n = valid.len();
         let k = self.binning as f64;
         let mut line_col = Vec::with_capacity(n);
         let mut sample_col = Vec::with_capacity(n);
         let mut xs = Vec::with_capacity(n);
         let mut ys = Vec::with_capacity(n);
-        for &p in &valid {
-            let l = block.first_line + p as usize / samples;
+        for &p in valid {
+            let l = first_line + p as usize / samples;
             let s = p as usize % samples;
             line_col.push(l as i32);
             sample_col.push(s as i32);
@@ -137,26 +244,7 @@ impl Flattener {
         cols.push(repeat(self.pipeline.as_str()));
         cols.push(repeat(&self.calibration_version));
 
-        // Transpose pixel-major → one column per band, in tiles of pixels for cache locality.
-        let mut band_cols: Vec<Vec<f32>> = (0..bands).map(|_| Vec::with_capacity(n)).collect();
-        for &p in &valid {
-            let px = &flat[p as usize * bands..(p as usize + 1) * bands];
-            for (col, &v) in band_cols.iter_mut().zip(px) {
-                col.push(v);
-            }
-        }
-        if let Some(bits) = self.mantissa_bits {
-            for col in &mut band_cols {
-                for v in col.iter_mut() {
-                    *v = quantize_mantissa(*v, bits);
-                }
-            }
-        }
-        cols.extend(
-            band_cols
-                .into_iter()
-                .map(|c| Arc::new(Float32Array::from(c)) as ArrayRef),
-        );
+        cols.extend(band_cols);
         RecordBatch::try_new(self.schema.clone(), cols)
             .map(Some)
             .map_err(|e| Error::Encode {
@@ -164,4 +252,19 @@ impl Flattener {
                 reason: e.to_string(),
             })
     }
+}
+
+/// Pixels of a band-major block (`flat[band · pixels + p]`) that are not NaN in every band.
+/// A pixel with data in the first band is valid; only the others are looked at further.
+fn valid_band_major(flat: &[f32], pixels: usize, bands: usize) -> Vec<u32> {
+    let Some(first) = flat.get(..pixels) else {
+        return Vec::new();
+    };
+    (0..pixels)
+        .filter(|&p| {
+            !first[p].is_nan()
+                || (1..bands).any(|b| flat.get(b * pixels + p).is_some_and(|v| !v.is_nan()))
+        })
+        .map(|p| p as u32)
+        .collect()
 }

@@ -4,15 +4,20 @@
 //! - [`batch`]: [`Flattener`] turns a calibrated block into a record batch.
 //! - [`encoding`]: Parquet encodings chosen by measurement, and mantissa quantisation.
 //! - [`profile`]: the `full` and `field` output profiles.
+//! - [`writer`]: [`SilverWriter`], batches → one Parquet file, band columns through
+//!   `pages`, a purpose-built page encoder for dense float columns.
 //! - [`parquet`]: [`ParquetFileSink`], an atomically-renamed Parquet file.
 
 pub mod batch;
 pub mod encoding;
+mod pages;
 pub mod parquet;
 pub mod profile;
 pub mod schema;
+pub mod writer;
 
 pub use batch::{Flattener, Pipeline};
 pub use encoding::{BandEncoding, EncodingOptions};
 pub use parquet::{BatchSink, ParquetFileSink};
 pub use profile::Profile;
+pub use writer::SilverWriter;

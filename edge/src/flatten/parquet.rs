@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
 
 use super::encoding::EncodingOptions;
+use super::writer::SilverWriter;
 use crate::error::{Error, Result};
 
 /// Somewhere flattened batches go (a Parquet file, a Kafka chunker, an Iceberg writer).
@@ -23,7 +23,7 @@ pub trait BatchSink {
 
 /// A Parquet file being written.
 pub struct ParquetFileSink {
-    writer: Option<ArrowWriter<BufWriter<File>>>,
+    writer: Option<SilverWriter<BufWriter<File>>>,
     partial: PathBuf,
     path: PathBuf,
     cube_id: String,
@@ -46,13 +46,16 @@ impl ParquetFileSink {
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
-        let props = encoding.writer_properties(grid_nm);
-        let writer =
-            ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
-                .map_err(|e| Error::Encode {
-                    cube_id: cube_id.to_owned(),
-                    reason: e.to_string(),
-                })?;
+        let writer = SilverWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            schema,
+            grid_nm,
+            encoding,
+        )
+        .map_err(|e| Error::Encode {
+            cube_id: cube_id.to_owned(),
+            reason: e.to_string(),
+        })?;
         Ok(ParquetFileSink {
             writer: Some(writer),
             partial,
@@ -65,7 +68,7 @@ impl ParquetFileSink {
     /// Close, fsync and rename into place. Returns the final path and its size in bytes.
     pub fn finish(mut self) -> Result<(PathBuf, u64)> {
         let writer = self.writer.take().ok_or_else(|| self.closed())?;
-        let buf = writer.into_inner().map_err(|e| Error::Encode {
+        let buf = writer.finish().map_err(|e| Error::Encode {
             cube_id: self.cube_id.clone(),
             reason: e.to_string(),
         })?;

@@ -154,7 +154,7 @@ pub fn run_blocks_timed(
             let calibrated = calibrator.calibrate(plan, &block)?;
             times.calibrate += t.elapsed();
             t = Instant::now();
-            let batch = flattener.flatten(&calibrated)?;
+            let batch = flattener.flatten_owned(calibrated)?;
             times.flatten += t.elapsed();
             if let Some(batch) = batch {
                 rows += batch.num_rows() as u64;

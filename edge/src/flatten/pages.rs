@@ -1,0 +1,377 @@
+//! A purpose-built Parquet column-chunk encoder for the `Float32` band columns.
+//!
+//! The `parquet` crate's Arrow writer is general: it gathers every value through its level
+//! machinery (`write_leaf`), compares values one at a time for the statistics, splits bytes for
+//! BYTE_STREAM_SPLIT in a scalar loop, and creates a ZSTD context per column chunk. For the
+//! ~175 dense float columns of a Silver file that generality was ~60 % of `hsi-edge process`
+//! (`docs/benchmarks.md`). This encoder writes the same kind of column chunk directly:
+//!
+//! - **one v1 data page per slice of values** handed to [`BandChunk::push`] (a block's share
+//!   of a row group, ≤ 65,536 values);
+//! - **definition levels** (the columns are nullable, max level 1) as RLE runs of the
+//!   validity bitmap: a dense page is one run (`varint(n << 1)`, `0x01`), 4 + ≤ 4 bytes;
+//! - **values** PLAIN or BYTE_STREAM_SPLIT (byte `k` of every value in stream `k`, streams
+//!   concatenated), only the non-null ones;
+//! - the page body (levels + values) compressed with one ZSTD context reused for the whole
+//!   file ([`PageEncoder`]), at the profile's level;
+//! - **chunk statistics**: min/max ignoring NaN (none when every value is NaN or null), with
+//!   ±0 written as −0 for the minimum and +0 for the maximum as the Parquet spec asks, and
+//!   the null count. No page statistics and no column index (the Arrow writer with
+//!   `EnabledStatistics::Chunk` writes none either; readers prune on chunk statistics), but an
+//!   offset index (page locations), as the Arrow writer writes for the other columns.
+//!
+//! The result is appended to a row group with
+//! [`SerializedRowGroupWriter::append_column`](parquet::file::writer::SerializedRowGroupWriter::append_column),
+//! so the file footer, schema and Arrow metadata stay the `parquet` crate's. Any reader
+//! decodes it like any other file; the tests read it back with `parquet`'s Arrow reader and
+//! pyarrow and compare it with the Arrow writer's output value for value.
+
+use arrow_array::Array;
+use arrow_array::Float32Array;
+use bytes::Bytes;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::errors::{ParquetError, Result};
+use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
+use parquet::file::statistics::Statistics;
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+/// How a band column's values are laid out in a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueLayout {
+    /// Little-endian values one after the other.
+    Plain,
+    /// BYTE_STREAM_SPLIT.
+    ByteStreamSplit,
+}
+
+impl ValueLayout {
+    fn encoding(self) -> Encoding {
+        match self {
+            ValueLayout::Plain => Encoding::PLAIN,
+            ValueLayout::ByteStreamSplit => Encoding::BYTE_STREAM_SPLIT,
+        }
+    }
+}
+
+/// Page body scratch space and the reused ZSTD context, shared by every band column of a file.
+pub(crate) struct PageEncoder {
+    layout: ValueLayout,
+    level: Option<ZstdLevel>,
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    body: Vec<u8>,
+    packed: Vec<u8>,
+    values: Vec<f32>,
+}
+
+impl PageEncoder {
+    /// An encoder writing `layout` values, ZSTD-compressed at `level` (`None`: uncompressed).
+    pub(crate) fn new(layout: ValueLayout, level: Option<ZstdLevel>) -> Result<Self> {
+        let zstd = match level {
+            Some(l) => Some(zstd::bulk::Compressor::new(l.compression_level())?),
+            None => None,
+        };
+        Ok(PageEncoder {
+            layout,
+            level,
+            zstd,
+            body: Vec::new(),
+            packed: Vec::new(),
+            values: Vec::new(),
+        })
+    }
+
+    /// The compression recorded in the column metadata.
+    pub(crate) fn compression(&self) -> Compression {
+        self.level
+            .map_or(Compression::UNCOMPRESSED, Compression::ZSTD)
+    }
+
+    /// Encode `array` as one data page of `chunk`.
+    pub(crate) fn push(&mut self, chunk: &mut BandChunk, array: &Float32Array) -> Result<()> {
+        let n = array.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let num_values = u32::try_from(n)
+            .map_err(|_| ParquetError::General(format!("page of {n} values is too large")))?;
+        self.body.clear();
+        write_def_levels(&mut self.body, array);
+        let values: &[f32] = if array.null_count() == 0 {
+            array.values()
+        } else {
+            self.values.clear();
+            self.values.extend(array.iter().flatten());
+            &self.values
+        };
+        chunk.stats.update(values);
+        chunk.nulls += array.null_count() as u64;
+        chunk.num_values += n as u64;
+        let start = self.body.len();
+        self.body.resize(start + 4 * values.len(), 0);
+        match self.layout {
+            ValueLayout::Plain => {
+                for (dst, v) in self.body[start..].chunks_exact_mut(4).zip(values) {
+                    dst.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+            ValueLayout::ByteStreamSplit => split_streams(values, &mut self.body[start..]),
+        }
+        let buf = match self.zstd.as_mut() {
+            Some(z) => {
+                self.packed.clear();
+                self.packed
+                    .reserve(zstd::zstd_safe::compress_bound(self.body.len()));
+                z.compress_to_buffer(&self.body[..], &mut self.packed)?;
+                Bytes::copy_from_slice(&self.packed)
+            }
+            None => Bytes::copy_from_slice(&self.body),
+        };
+        let page = Page::DataPage {
+            buf,
+            num_values,
+            encoding: self.layout.encoding(),
+            def_level_encoding: Encoding::RLE,
+            rep_level_encoding: Encoding::RLE,
+            statistics: None,
+        };
+        let spec = SerializedPageWriter::new(&mut chunk.sink)
+            .write_page(CompressedPage::new(page, self.body.len()))?;
+        chunk.data_page_offset.get_or_insert(spec.offset);
+        chunk.index.append_row_count(i64::from(num_values));
+        chunk
+            .index
+            .append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
+        chunk.compressed += spec.compressed_size as u64;
+        chunk.uncompressed += spec.uncompressed_size as u64;
+        Ok(())
+    }
+}
+
+/// One band column's chunk of the current row group, as encoded pages in memory.
+pub(crate) struct BandChunk {
+    descr: ColumnDescPtr,
+    sink: TrackedWrite<Vec<u8>>,
+    stats: MinMax,
+    nulls: u64,
+    num_values: u64,
+    data_page_offset: Option<u64>,
+    compressed: u64,
+    uncompressed: u64,
+    index: OffsetIndexBuilder,
+}
+
+impl BandChunk {
+    /// An empty chunk of column `descr`, with room for `rows` uncompressed values (so the
+    /// buffer is allocated once, not grown page by page).
+    pub(crate) fn new(descr: ColumnDescPtr, rows: usize) -> Self {
+        BandChunk {
+            descr,
+            sink: TrackedWrite::new(Vec::with_capacity(4 * rows + 4096)),
+            stats: MinMax::default(),
+            nulls: 0,
+            num_values: 0,
+            data_page_offset: None,
+            compressed: 0,
+            uncompressed: 0,
+            index: OffsetIndexBuilder::new(),
+        }
+    }
+
+    /// The encoded bytes and what [`append_column`] needs to splice them into a row group.
+    ///
+    /// [`append_column`]: parquet::file::writer::SerializedRowGroupWriter::append_column
+    pub(crate) fn close(
+        self,
+        encoder: &PageEncoder,
+        rows: u64,
+    ) -> Result<(Bytes, ColumnCloseResult)> {
+        if self.num_values != rows {
+            return Err(ParquetError::General(format!(
+                "column {} has {} values for {rows} rows",
+                self.descr.path(),
+                self.num_values
+            )));
+        }
+        let bytes = Bytes::from(self.sink.into_inner()?);
+        let (min, max) = self.stats.finish();
+        let statistics = Statistics::float(min, max, None, Some(self.nulls), false);
+        let mut builder = ColumnChunkMetaData::builder(self.descr)
+            .set_compression(encoder.compression())
+            .set_encodings(vec![Encoding::RLE, encoder.layout.encoding()])
+            .set_num_values(self.num_values as i64)
+            .set_total_compressed_size(self.compressed as i64)
+            .set_total_uncompressed_size(self.uncompressed as i64)
+            .set_statistics(statistics);
+        if let Some(offset) = self.data_page_offset {
+            builder = builder.set_data_page_offset(offset as i64);
+        }
+        let metadata = builder.build()?;
+        Ok((
+            bytes.clone(),
+            ColumnCloseResult {
+                bytes_written: bytes.len() as u64,
+                rows_written: rows,
+                metadata,
+                bloom_filter: None,
+                column_index: None,
+                offset_index: Some(self.index.build()),
+            },
+        ))
+    }
+}
+
+/// Definition levels of a v1 page (max level 1): a 4-byte little-endian length, then RLE runs
+/// (`varint(run << 1)` and one byte holding the level) of the validity bitmap.
+fn write_def_levels(out: &mut Vec<u8>, array: &Float32Array) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    match array.nulls() {
+        None => rle_run(out, array.len(), 1),
+        Some(nulls) => {
+            let mut i = 0;
+            while i < nulls.len() {
+                let level = nulls.is_valid(i);
+                let mut j = i + 1;
+                while j < nulls.len() && nulls.is_valid(j) == level {
+                    j += 1;
+                }
+                rle_run(out, j - i, u8::from(level));
+                i = j;
+            }
+        }
+    }
+    let len = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+fn rle_run(out: &mut Vec<u8>, run: usize, level: u8) {
+    let mut header = (run as u64) << 1;
+    while header >= 0x80 {
+        out.push((header as u8) | 0x80);
+        header >>= 7;
+    }
+    out.push(header as u8);
+    out.push(level);
+}
+
+/// BYTE_STREAM_SPLIT of `values` into `out` (`4 × values.len()` bytes): byte `k` of value `i`
+/// goes to `out[k·n + i]`. Written over four output slices so the compiler vectorises it.
+pub(crate) fn split_streams(values: &[f32], out: &mut [u8]) {
+    let n = values.len();
+    let (s0, rest) = out.split_at_mut(n);
+    let (s1, rest) = rest.split_at_mut(n);
+    let (s2, s3) = rest.split_at_mut(n);
+    for ((((v, a), b), c), d) in values.iter().zip(s0).zip(s1).zip(s2).zip(s3) {
+        let x = v.to_bits();
+        *a = x as u8;
+        *b = (x >> 8) as u8;
+        *c = (x >> 16) as u8;
+        *d = (x >> 24) as u8;
+    }
+}
+
+/// Running min/max of a float column, NaN ignored; lane-wise so it vectorises.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MinMax {
+    min: [f32; LANES],
+    max: [f32; LANES],
+}
+
+const LANES: usize = 16;
+
+impl Default for MinMax {
+    fn default() -> Self {
+        MinMax {
+            min: [f32::INFINITY; LANES],
+            max: [f32::NEG_INFINITY; LANES],
+        }
+    }
+}
+
+impl MinMax {
+    /// Fold `values` in. A comparison with NaN is false, so NaN never becomes min or max.
+    pub(crate) fn update(&mut self, values: &[f32]) {
+        let mut chunks = values.chunks_exact(LANES);
+        for c in &mut chunks {
+            for ((mn, mx), &v) in self.min.iter_mut().zip(self.max.iter_mut()).zip(c) {
+                *mn = if v < *mn { v } else { *mn };
+                *mx = if v > *mx { v } else { *mx };
+            }
+        }
+        for (i, &v) in chunks.remainder().iter().enumerate() {
+            if v < self.min[i] {
+                self.min[i] = v;
+            }
+            if v > self.max[i] {
+                self.max[i] = v;
+            }
+        }
+    }
+
+    /// `(min, max)`, both `None` when no non-NaN value was seen; zeros signed per the spec.
+    pub(crate) fn finish(&self) -> (Option<f32>, Option<f32>) {
+        let min = self.min.iter().copied().fold(f32::INFINITY, f32::min);
+        let max = self.max.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        // Nothing seen leaves min = +inf > max = −inf; a real ±inf value passes this test.
+        if min > max {
+            return (None, None);
+        }
+        let min = if min == 0.0 { -0.0 } else { min };
+        let max = if max == 0.0 { 0.0 } else { max };
+        (Some(min), Some(max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_streams_puts_byte_k_in_stream_k() {
+        let v = [f32::from_bits(0x4433_2211), f32::from_bits(0x8877_6655)];
+        let mut out = [0u8; 8];
+        split_streams(&v, &mut out);
+        assert_eq!(out, [0x11, 0x55, 0x22, 0x66, 0x33, 0x77, 0x44, 0x88]);
+    }
+
+    #[test]
+    fn min_max_ignores_nan_and_signs_zeros() {
+        let mut m = MinMax::default();
+        let mut v: Vec<f32> = (0..37).map(|i| i as f32 * 0.5 - 3.0).collect();
+        v[5] = f32::NAN;
+        v[20] = f32::NAN;
+        m.update(&v);
+        assert_eq!(m.finish(), (Some(-3.0), Some(15.0)));
+
+        let mut z = MinMax::default();
+        z.update(&[0.0, f32::NAN, -0.0]);
+        let (mn, mx) = z.finish();
+        assert!(mn.unwrap().is_sign_negative() && mn == Some(0.0));
+        assert!(mx.unwrap().is_sign_positive() && mx == Some(0.0));
+
+        let mut none = MinMax::default();
+        none.update(&[f32::NAN; 20]);
+        assert_eq!(none.finish(), (None, None));
+
+        let mut inf = MinMax::default();
+        inf.update(&[f32::INFINITY, f32::NAN]);
+        assert_eq!(inf.finish(), (Some(f32::INFINITY), Some(f32::INFINITY)));
+    }
+
+    #[test]
+    fn def_levels_are_rle_runs_of_the_validity() {
+        let dense = Float32Array::from(vec![1.0; 300]);
+        let mut out = Vec::new();
+        write_def_levels(&mut out, &dense);
+        // 300 << 1 = 600 = varint [0xd8, 0x04], then level 1.
+        assert_eq!(out, [3, 0, 0, 0, 0xd8, 0x04, 1]);
+
+        let sparse = Float32Array::from(vec![Some(1.0), None, None, Some(2.0)]);
+        let mut out = Vec::new();
+        write_def_levels(&mut out, &sparse);
+        assert_eq!(out, [6, 0, 0, 0, 2, 1, 4, 0, 2, 1]);
+    }
+}

@@ -1,0 +1,217 @@
+//! [`SilverWriter`]: Silver record batches → one Parquet file, band columns through the
+//! purpose-built page encoder ([`pages`](super::pages)).
+//!
+//! The file is the `parquet` crate's: [`ArrowWriter`] sets up the schema, the writer
+//! properties and the embedded Arrow schema, and is then taken apart
+//! ([`ArrowWriter::into_serialized_writer`]) into the file writer and a factory of per-column
+//! Arrow writers. Per row group, identity columns (strings, timestamps, line/sample, x/y) go
+//! through those Arrow column writers unchanged; band columns (`Float32`, PLAIN or
+//! BYTE_STREAM_SPLIT) go through [`PageEncoder`], and each finished chunk is spliced into the
+//! row group in schema order. Row groups hold [`EncodingOptions::row_group_rows`] rows, like
+//! the Arrow writer's. With [`BandEncoding::Dictionary`] (measured, never used by a profile)
+//! every column goes through the Arrow writers.
+//!
+//! Invariants: the schema is flat (one Parquet leaf per Arrow field), every batch has the
+//! writer's schema, and a row group's columns all hold its row count (checked at close).
+
+use std::io::Write;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float32Type;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::basic::Compression;
+use parquet::errors::{ParquetError, Result};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
+
+use super::encoding::{BandEncoding, EncodingOptions};
+use super::pages::{BandChunk, PageEncoder, ValueLayout};
+use super::schema::band_wavelength;
+
+/// Writes Silver batches to a Parquet file (see the [module docs](self)).
+pub struct SilverWriter<W: Write + Send> {
+    file: SerializedFileWriter<W>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// Per field: written by `pages` (a band column) or by an Arrow column writer.
+    band: Vec<bool>,
+    pages: PageEncoder,
+    row_group_rows: usize,
+    current: Option<RowGroup>,
+    row_groups: usize,
+}
+
+struct RowGroup {
+    columns: Vec<Column>,
+    rows: usize,
+}
+
+// One per column of a row group (~200), never moved around: the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
+enum Column {
+    Arrow(ArrowColumnWriter),
+    Band(BandChunk),
+}
+
+impl<W: Write + Send> SilverWriter<W> {
+    /// A writer of `schema` batches into `sink` with `encoding` (band columns are the fields
+    /// named like [`band_column_name`](super::schema::band_column_name)).
+    pub fn try_new(
+        sink: W,
+        schema: SchemaRef,
+        grid_nm: &[f32],
+        encoding: &EncodingOptions,
+    ) -> Result<Self> {
+        let layout = match encoding.bands {
+            BandEncoding::Plain => Some(ValueLayout::Plain),
+            BandEncoding::ByteStreamSplit => Some(ValueLayout::ByteStreamSplit),
+            BandEncoding::Dictionary => None,
+        };
+        let band: Vec<bool> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                layout.is_some()
+                    && f.data_type() == &DataType::Float32
+                    && band_wavelength(f.name()).is_some()
+            })
+            .collect();
+        let props = encoding.writer_properties(grid_nm);
+        let level = match props.compression(&ColumnPath::from("")) {
+            Compression::ZSTD(level) => Some(level),
+            Compression::UNCOMPRESSED => None,
+            other => {
+                return Err(ParquetError::General(format!(
+                    "band columns support ZSTD or no compression, not {other}"
+                )));
+            }
+        };
+        // The Arrow writers of band columns are created per row group and dropped unused:
+        // without compression they set up no ZSTD context.
+        let mut arrow_props = props.into_builder();
+        for (f, _) in schema.fields().iter().zip(&band).filter(|(_, b)| **b) {
+            let path = ColumnPath::from(f.name().as_str());
+            arrow_props = arrow_props.set_column_compression(path, Compression::UNCOMPRESSED);
+        }
+        let (file, factory) =
+            ArrowWriter::try_new(sink, schema.clone(), Some(arrow_props.build()))?
+                .into_serialized_writer()?;
+        if file.schema_descr().num_columns() != schema.fields().len() {
+            return Err(ParquetError::General(
+                "nested schemas are not supported by the Silver writer".into(),
+            ));
+        }
+        Ok(SilverWriter {
+            file,
+            factory,
+            schema,
+            band,
+            pages: PageEncoder::new(
+                layout.unwrap_or(ValueLayout::Plain),
+                level.filter(|_| layout.is_some()),
+            )?,
+            row_group_rows: encoding.row_group_rows.max(1),
+            current: None,
+            row_groups: 0,
+        })
+    }
+
+    /// Append a batch; full row groups are written out.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.schema() != self.schema {
+            return Err(ParquetError::General(
+                "batch schema differs from the file schema".into(),
+            ));
+        }
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let group = match self.current.take() {
+                Some(g) => g,
+                None => self.new_row_group()?,
+            };
+            let take = (self.row_group_rows - group.rows).min(batch.num_rows() - offset);
+            let group = self.append(group, &batch.slice(offset, take))?;
+            offset += take;
+            if group.rows >= self.row_group_rows {
+                self.close_row_group(group)?;
+            } else {
+                self.current = Some(group);
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the last row group and the footer; returns the sink.
+    pub fn finish(mut self) -> Result<W> {
+        if let Some(group) = self.current.take() {
+            self.close_row_group(group)?;
+        }
+        self.file.into_inner()
+    }
+
+    fn new_row_group(&mut self) -> Result<RowGroup> {
+        let writers = self.factory.create_column_writers(self.row_groups)?;
+        let descrs = self.file.schema_descr().columns().to_vec();
+        let columns = writers
+            .into_iter()
+            .zip(descrs)
+            .zip(&self.band)
+            .map(|((w, d), &band)| {
+                if band {
+                    Column::Band(BandChunk::new(d, self.row_group_rows))
+                } else {
+                    Column::Arrow(w)
+                }
+            })
+            .collect();
+        Ok(RowGroup { columns, rows: 0 })
+    }
+
+    fn append(&mut self, mut group: RowGroup, batch: &RecordBatch) -> Result<RowGroup> {
+        for ((col, array), field) in group
+            .columns
+            .iter_mut()
+            .zip(batch.columns())
+            .zip(self.schema.fields())
+        {
+            match col {
+                Column::Arrow(w) => {
+                    for leaf in compute_leaves(field, array)? {
+                        w.write(&leaf)?;
+                    }
+                }
+                Column::Band(chunk) => self.pages.push(chunk, float32(array)?)?,
+            }
+        }
+        group.rows += batch.num_rows();
+        Ok(group)
+    }
+
+    fn close_row_group(&mut self, group: RowGroup) -> Result<()> {
+        let mut rg = self.file.next_row_group()?;
+        for col in group.columns {
+            match col {
+                Column::Arrow(w) => w.close()?.append_to_row_group(&mut rg)?,
+                Column::Band(chunk) => {
+                    let (bytes, close) = chunk.close(&self.pages, group.rows as u64)?;
+                    rg.append_column(&bytes, close)?;
+                }
+            }
+        }
+        rg.close()?;
+        self.row_groups += 1;
+        Ok(())
+    }
+}
+
+fn float32(array: &ArrayRef) -> Result<&arrow_array::Float32Array> {
+    array.as_primitive_opt::<Float32Type>().ok_or_else(|| {
+        ParquetError::General(format!(
+            "band column is {}, expected Float32",
+            array.data_type()
+        ))
+    })
+}

@@ -1,0 +1,348 @@
+//! `SilverWriter` (purpose-built band-column pages) against the `parquet` crate's
+//! `ArrowWriter` with the same properties: same values bit for bit, same row groups, same
+//! chunk statistics, and pyarrow reads it to the same numbers.
+
+mod support;
+
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, Float32Array, Float64Array, Int32Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use bytes::Bytes;
+use hsi_edge::flatten::schema::{band_column_name, silver_schema};
+use hsi_edge::flatten::{BandEncoding, EncodingOptions, SilverWriter};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::statistics::Statistics;
+
+const GRID: [f32; 5] = [450.0, 550.0, 670.0, 800.0, 900.0];
+
+/// `n` rows starting at row `start`: band 0 has NaNs, band 1 has ±0 and negatives, band 2
+/// has nulls, band 3 is all NaN in rows 0..10, band 4 is smooth reflectance.
+fn batch(start: usize, n: usize) -> RecordBatch {
+    let schema = silver_schema(&GRID);
+    let rows = start..start + n;
+    let s =
+        |v: &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.clone().map(|_| v))) };
+    let mut cols: Vec<ArrayRef> = vec![
+        s("cube-1"),
+        s("farm"),
+        s("field"),
+        s("sensor"),
+        Arc::new(
+            TimestampMicrosecondArray::from(vec![1_718_000_000_000_000; n]).with_timezone("UTC"),
+        ),
+        Arc::new(Int32Array::from_iter_values(
+            rows.clone().map(|r| (r / 100) as i32),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            rows.clone().map(|r| (r % 100) as i32),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            rows.clone().map(|r| r as f64 * 0.5),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            rows.clone().map(|r| -(r as f64)),
+        )),
+        s("edge"),
+        s("v1"),
+    ];
+    cols.push(Arc::new(Float32Array::from_iter_values(rows.clone().map(
+        |r| {
+            if r % 7 == 3 {
+                f32::NAN
+            } else {
+                0.1 + (r % 13) as f32 * 0.01
+            }
+        },
+    ))));
+    cols.push(Arc::new(Float32Array::from_iter_values(rows.clone().map(
+        |r| match r % 4 {
+            0 => 0.0,
+            1 => -0.0,
+            2 => -(r as f32) * 1e-3,
+            _ => r as f32 * 1e-3,
+        },
+    ))));
+    cols.push(Arc::new(Float32Array::from_iter(
+        rows.clone()
+            .map(|r| (r % 5 != 0).then_some(r as f32 * 0.25)),
+    )));
+    cols.push(Arc::new(Float32Array::from_iter_values(rows.clone().map(
+        |r| {
+            if r < 10 { f32::NAN } else { (r as f32).sin() }
+        },
+    ))));
+    cols.push(Arc::new(Float32Array::from_iter_values(
+        rows.map(|r| 0.3 + 0.2 * ((r as f32) * 0.01).cos()),
+    )));
+    RecordBatch::try_new(schema, cols).expect("batch")
+}
+
+fn batches() -> Vec<RecordBatch> {
+    // 2,500 rows in uneven batches; 1,000-row row groups cut through batches.
+    let mut out = Vec::new();
+    let mut start = 0;
+    for n in [700, 1, 999, 300, 500] {
+        out.push(batch(start, n));
+        start += n;
+    }
+    out
+}
+
+fn write_silver(enc: &EncodingOptions) -> Bytes {
+    let mut w =
+        SilverWriter::try_new(Vec::new(), silver_schema(&GRID), &GRID, enc).expect("writer");
+    for b in batches() {
+        w.write(&b).expect("write");
+    }
+    Bytes::from(w.finish().expect("finish"))
+}
+
+fn write_arrow(enc: &EncodingOptions) -> Bytes {
+    let mut w = ArrowWriter::try_new(
+        Vec::new(),
+        silver_schema(&GRID),
+        Some(enc.writer_properties(&GRID)),
+    )
+    .expect("writer");
+    for b in batches() {
+        w.write(&b).expect("write");
+    }
+    Bytes::from(w.into_inner().expect("finish"))
+}
+
+fn read(file: &Bytes) -> Vec<RecordBatch> {
+    ParquetRecordBatchReaderBuilder::try_new(file.clone())
+        .expect("reader")
+        .build()
+        .expect("build")
+        .collect::<Result<_, _>>()
+        .expect("batches")
+}
+
+/// Every column of both files, as bits (NaN-exact) or debug strings for identity columns.
+fn assert_same_rows(a: &[RecordBatch], b: &[RecordBatch]) {
+    let concat = |bs: &[RecordBatch]| {
+        arrow_select::concat::concat_batches(&bs[0].schema(), bs).expect("concat")
+    };
+    let (a, b) = (concat(a), concat(b));
+    assert_eq!(a.num_rows(), 2_500);
+    assert_eq!(a.schema(), b.schema());
+    for (i, (x, y)) in a.columns().iter().zip(b.columns()).enumerate() {
+        match (
+            x.as_any().downcast_ref::<Float32Array>(),
+            y.as_any().downcast_ref::<Float32Array>(),
+        ) {
+            (Some(x), Some(y)) => {
+                assert_eq!(x.nulls(), y.nulls(), "column {i} nulls");
+                for r in 0..x.len() {
+                    if x.is_valid(r) {
+                        assert_eq!(
+                            x.value(r).to_bits(),
+                            y.value(r).to_bits(),
+                            "column {i} row {r}"
+                        );
+                    }
+                }
+            }
+            _ => assert_eq!(x.to_data(), y.to_data(), "column {i}"),
+        }
+    }
+}
+
+#[test]
+fn silver_writer_matches_the_arrow_writer_value_for_value_and_in_statistics() {
+    for enc in [
+        EncodingOptions {
+            row_group_rows: 1_000,
+            ..EncodingOptions::default()
+        },
+        EncodingOptions {
+            row_group_rows: 1_000,
+            bands: BandEncoding::Plain,
+            zstd_level: 0,
+            ..EncodingOptions::default()
+        },
+        EncodingOptions {
+            row_group_rows: 1_000,
+            bands: BandEncoding::Dictionary,
+            zstd_level: 3,
+            ..EncodingOptions::default()
+        },
+    ] {
+        let ours = write_silver(&enc);
+        let theirs = write_arrow(&enc);
+        assert_same_rows(&read(&ours), &read(&theirs));
+
+        let m1 = ParquetMetaDataReader::new()
+            .parse_and_finish(&ours)
+            .expect("meta");
+        let m2 = ParquetMetaDataReader::new()
+            .parse_and_finish(&theirs)
+            .expect("meta");
+        let rows: Vec<i64> = m1.row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(rows, vec![1_000, 1_000, 500], "{enc:?}");
+        assert_eq!(m2.row_groups().len(), 3);
+        for (g1, g2) in m1.row_groups().iter().zip(m2.row_groups()) {
+            assert_eq!(g1.num_rows(), g2.num_rows());
+            for (c1, c2) in g1.columns().iter().zip(g2.columns()) {
+                let path = c1.column_path().string();
+                assert_eq!(c1.compression(), c2.compression(), "{path}");
+                assert_eq!(c1.num_values(), c2.num_values(), "{path}");
+                let (s1, s2) = (c1.statistics(), c2.statistics());
+                match (s1, s2) {
+                    (Some(Statistics::Float(a)), Some(Statistics::Float(b))) => {
+                        let bits = |v: Option<&f32>| v.map(|x| x.to_bits());
+                        assert_eq!(bits(a.min_opt()), bits(b.min_opt()), "{path} min");
+                        assert_eq!(bits(a.max_opt()), bits(b.max_opt()), "{path} max");
+                        assert_eq!(a.null_count_opt(), b.null_count_opt(), "{path} nulls");
+                    }
+                    (a, b) => assert_eq!(a, b, "{path}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn statistics_are_the_hand_computed_ones() {
+    let file = write_silver(&EncodingOptions {
+        row_group_rows: 1_000,
+        ..EncodingOptions::default()
+    });
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .expect("meta");
+    let g = &meta.row_groups()[0]; // rows 0..1000
+    let stat = |name: &str| -> (Option<f32>, Option<f32>, Option<u64>) {
+        let c = g
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == name)
+            .expect("column");
+        match c.statistics() {
+            Some(Statistics::Float(s)) => (
+                s.min_opt().copied(),
+                s.max_opt().copied(),
+                s.null_count_opt(),
+            ),
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    // Band 0: 0.1 + (r % 13)·0.01 with NaN at r % 7 == 3 (r = 3, 10, …; r % 13 hits 0 and 12).
+    let (mn, mx, nulls) = stat(&band_column_name(GRID[0]));
+    assert_eq!(
+        (mn, mx, nulls),
+        (Some(0.1), Some(0.1 + 12.0 * 0.01), Some(0))
+    );
+    // Band 1: min −998·10⁻³ (r = 998), max 999·10⁻³ (r = 999), in f32 arithmetic.
+    let (mn, mx, _) = stat(&band_column_name(GRID[1]));
+    assert_eq!((mn, mx), (Some(-998.0f32 * 1e-3), Some(999.0f32 * 1e-3)));
+    // Band 2: 200 nulls (r % 5 == 0), max 999·0.25.
+    let (mn, mx, nulls) = stat(&band_column_name(GRID[2]));
+    assert_eq!((mn, mx, nulls), (Some(0.25), Some(249.75), Some(200)));
+
+    // A column of only zeros has min −0 and max +0 (Parquet's rule for float zeros).
+    let schema = silver_schema(&GRID[..1]);
+    let b = batch(0, 4);
+    let mut cols: Vec<ArrayRef> = b.columns()[..11].to_vec();
+    cols.push(Arc::new(Float32Array::from(vec![0.0, -0.0, 0.0, 0.0])));
+    let mut w = SilverWriter::try_new(
+        Vec::new(),
+        schema.clone(),
+        &GRID[..1],
+        &EncodingOptions::default(),
+    )
+    .expect("writer");
+    w.write(&RecordBatch::try_new(schema, cols).expect("batch"))
+        .expect("write");
+    let file = Bytes::from(w.finish().expect("finish"));
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .expect("meta");
+    match meta.row_groups()[0].columns()[11].statistics() {
+        Some(Statistics::Float(s)) => {
+            assert!(
+                s.min_opt()
+                    .is_some_and(|v| *v == 0.0 && v.is_sign_negative())
+            );
+            assert!(
+                s.max_opt()
+                    .is_some_and(|v| *v == 0.0 && v.is_sign_positive())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn pyarrow_reads_the_silver_writer_to_the_same_numbers() {
+    let file = write_silver(&EncodingOptions {
+        row_group_rows: 1_000,
+        ..EncodingOptions::default()
+    });
+    let Some(py) = support::python_with_pyarrow() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("silver.parquet");
+    std::fs::write(&path, &file).expect("write");
+    let code = r#"
+import json, math, sys
+import pyarrow.parquet as pq
+f = pq.ParquetFile(sys.argv[1])
+t = f.read()
+names = [n for n in t.schema.names if n.startswith("b")]
+out = {"rows": t.num_rows, "row_groups": f.metadata.num_row_groups, "sums": {}, "nans": {}, "nulls": {},
+       "stats": {}}
+for n in names:
+    v = t.column(n).to_pylist()
+    out["nulls"][n] = sum(x is None for x in v)
+    out["nans"][n] = sum(x is not None and math.isnan(x) for x in v)
+    out["sums"][n] = math.fsum(x for x in v if x is not None and not math.isnan(x))
+    s = f.metadata.row_group(0).column(t.schema.names.index(n)).statistics
+    out["stats"][n] = [s.min, s.max, s.null_count] if s.has_min_max else [None, None, s.null_count]
+print(json.dumps(out))
+"#;
+    let out = support::run_python(&py, code, &[path.to_str().expect("utf8")]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["rows"], 2_500);
+    assert_eq!(v["row_groups"], 3);
+    // Independent sums of the same rows, computed here in f64.
+    let all = batches();
+    for (j, nm) in GRID.iter().enumerate() {
+        let name = band_column_name(*nm);
+        let (mut sum, mut nans, mut nulls) = (0.0f64, 0u64, 0u64);
+        for b in &all {
+            let col = b
+                .column(11 + j)
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .expect("f32");
+            for r in 0..col.len() {
+                if col.is_null(r) {
+                    nulls += 1;
+                } else if col.value(r).is_nan() {
+                    nans += 1;
+                } else {
+                    sum += f64::from(col.value(r));
+                }
+            }
+        }
+        assert_eq!(v["nulls"][&name], nulls, "{name}");
+        assert_eq!(v["nans"][&name], nans, "{name}");
+        let got = v["sums"][&name].as_f64().expect("sum");
+        assert!(
+            (got - sum).abs() <= 1e-9 * sum.abs().max(1.0),
+            "{name}: {got} vs {sum}"
+        );
+    }
+    let s = &v["stats"][band_column_name(GRID[2])];
+    assert_eq!(s[0].as_f64(), Some(0.25));
+    assert_eq!(s[1].as_f64(), Some(249.75));
+    assert_eq!(s[2], 200);
+}
