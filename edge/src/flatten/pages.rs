@@ -6,8 +6,8 @@
 //! ~175 dense float columns of a Silver file that generality was ~60 % of `hsi-edge process`
 //! (`docs/benchmarks.md`). This encoder writes the same kind of column chunk directly:
 //!
-//! - **one v1 data page per slice of values** handed to [`BandChunk::push`] (a block's share
-//!   of a row group, ≤ 65,536 values);
+//! - **v1 data pages of [`PAGE_VALUES`] values**: dense slices handed to [`PageEncoder::push`]
+//!   (a block's share of a row group) are gathered until a page is full or the row group ends;
 //! - **definition levels** (the columns are nullable, max level 1) as RLE runs of the
 //!   validity bitmap: a dense page is one run (`varint(n << 1)`, `0x01`), 4 + ≤ 4 bytes;
 //! - **values** PLAIN or BYTE_STREAM_SPLIT (byte `k` of every value in stream `k`, streams
@@ -26,8 +26,8 @@
 //! decodes it like any other file; the tests read it back with `parquet`'s Arrow reader and
 //! pyarrow and compare it with the Arrow writer's output value for value.
 
-use arrow_array::Array;
-use arrow_array::Float32Array;
+use arrow_array::{Array, Float32Array};
+use arrow_buffer::NullBuffer;
 use bytes::Bytes;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
@@ -55,6 +55,10 @@ impl ValueLayout {
         }
     }
 }
+
+/// Values gathered into one page: pages this size compress as well as larger ones, and the
+/// blocks of the pipeline (~9,400 pixels at 8 MiB) are merged into fewer, better pages.
+pub(crate) const PAGE_VALUES: usize = 32 * 1024;
 
 /// Page body scratch space and the reused ZSTD context, shared by every band column of a file.
 pub(crate) struct PageEncoder {
@@ -89,25 +93,55 @@ impl PageEncoder {
             .map_or(Compression::UNCOMPRESSED, Compression::ZSTD)
     }
 
-    /// Encode `array` as one data page of `chunk`.
+    /// Add `array` to `chunk`. Dense values gather in the chunk until a page holds
+    /// [`PAGE_VALUES`]; an array with nulls (rare: no-data pixels are dropped) is a page of
+    /// its own.
     pub(crate) fn push(&mut self, chunk: &mut BandChunk, array: &Float32Array) -> Result<()> {
-        let n = array.len();
-        if n == 0 {
+        if array.is_empty() {
             return Ok(());
         }
+        if array.null_count() == 0 {
+            chunk.pending.extend_from_slice(array.values());
+            if chunk.pending.len() >= PAGE_VALUES {
+                self.flush(chunk)?;
+            }
+            return Ok(());
+        }
+        self.flush(chunk)?;
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        values.extend(array.iter().flatten());
+        let done = self.page(chunk, array.len(), array.nulls(), &values);
+        self.values = values;
+        done
+    }
+
+    /// Encode the chunk's gathered values as one page.
+    fn flush(&mut self, chunk: &mut BandChunk) -> Result<()> {
+        if chunk.pending.is_empty() {
+            return Ok(());
+        }
+        let mut pending = std::mem::take(&mut chunk.pending);
+        let done = self.page(chunk, pending.len(), None, &pending);
+        pending.clear();
+        chunk.pending = pending;
+        done
+    }
+
+    /// One data page of `n` rows: `values` are the non-null ones, `nulls` the validity.
+    fn page(
+        &mut self,
+        chunk: &mut BandChunk,
+        n: usize,
+        nulls: Option<&NullBuffer>,
+        values: &[f32],
+    ) -> Result<()> {
         let num_values = u32::try_from(n)
             .map_err(|_| ParquetError::General(format!("page of {n} values is too large")))?;
         self.body.clear();
-        write_def_levels(&mut self.body, array);
-        let values: &[f32] = if array.null_count() == 0 {
-            array.values()
-        } else {
-            self.values.clear();
-            self.values.extend(array.iter().flatten());
-            &self.values
-        };
+        write_def_levels(&mut self.body, n, nulls);
         chunk.stats.update(values);
-        chunk.nulls += array.null_count() as u64;
+        chunk.nulls += (n - values.len()) as u64;
         chunk.num_values += n as u64;
         let start = self.body.len();
         self.body.resize(start + 4 * values.len(), 0);
@@ -161,6 +195,8 @@ pub(crate) struct BandChunk {
     compressed: u64,
     uncompressed: u64,
     index: OffsetIndexBuilder,
+    /// Dense values not yet encoded (fewer than [`PAGE_VALUES`]).
+    pending: Vec<f32>,
 }
 
 impl BandChunk {
@@ -177,6 +213,7 @@ impl BandChunk {
             compressed: 0,
             uncompressed: 0,
             index: OffsetIndexBuilder::new(),
+            pending: Vec::with_capacity(PAGE_VALUES.min(rows) + 16 * 1024),
         }
     }
 
@@ -184,10 +221,11 @@ impl BandChunk {
     ///
     /// [`append_column`]: parquet::file::writer::SerializedRowGroupWriter::append_column
     pub(crate) fn close(
-        self,
-        encoder: &PageEncoder,
+        mut self,
+        encoder: &mut PageEncoder,
         rows: u64,
     ) -> Result<(Bytes, ColumnCloseResult)> {
+        encoder.flush(&mut self)?;
         if self.num_values != rows {
             return Err(ParquetError::General(format!(
                 "column {} has {} values for {rows} rows",
@@ -223,13 +261,13 @@ impl BandChunk {
     }
 }
 
-/// Definition levels of a v1 page (max level 1): a 4-byte little-endian length, then RLE runs
-/// (`varint(run << 1)` and one byte holding the level) of the validity bitmap.
-fn write_def_levels(out: &mut Vec<u8>, array: &Float32Array) {
+/// Definition levels of a v1 page of `n` rows (max level 1): a 4-byte little-endian length,
+/// then RLE runs (`varint(run << 1)` and one byte holding the level) of the validity bitmap.
+fn write_def_levels(out: &mut Vec<u8>, n: usize, nulls: Option<&NullBuffer>) {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    match array.nulls() {
-        None => rle_run(out, array.len(), 1),
+    match nulls {
+        None => rle_run(out, n, 1),
         Some(nulls) => {
             let mut i = 0;
             while i < nulls.len() {
@@ -294,13 +332,16 @@ impl Default for MinMax {
 impl MinMax {
     /// Fold `values` in. A comparison with NaN is false, so NaN never becomes min or max.
     pub(crate) fn update(&mut self, values: &[f32]) {
+        // Local copies, so the lanes live in registers rather than behind `&mut self`.
+        let (mut min, mut max) = (self.min, self.max);
         let mut chunks = values.chunks_exact(LANES);
         for c in &mut chunks {
-            for ((mn, mx), &v) in self.min.iter_mut().zip(self.max.iter_mut()).zip(c) {
+            for ((mn, mx), &v) in min.iter_mut().zip(max.iter_mut()).zip(c) {
                 *mn = if v < *mn { v } else { *mn };
                 *mx = if v > *mx { v } else { *mx };
             }
         }
+        (self.min, self.max) = (min, max);
         for (i, &v) in chunks.remainder().iter().enumerate() {
             if v < self.min[i] {
                 self.min[i] = v;
@@ -365,13 +406,13 @@ mod tests {
     fn def_levels_are_rle_runs_of_the_validity() {
         let dense = Float32Array::from(vec![1.0; 300]);
         let mut out = Vec::new();
-        write_def_levels(&mut out, &dense);
+        write_def_levels(&mut out, dense.len(), dense.nulls());
         // 300 << 1 = 600 = varint [0xd8, 0x04], then level 1.
         assert_eq!(out, [3, 0, 0, 0, 0xd8, 0x04, 1]);
 
         let sparse = Float32Array::from(vec![Some(1.0), None, None, Some(2.0)]);
         let mut out = Vec::new();
-        write_def_levels(&mut out, &sparse);
+        write_def_levels(&mut out, sparse.len(), sparse.nulls());
         assert_eq!(out, [6, 0, 0, 0, 2, 1, 4, 0, 2, 1]);
     }
 }

@@ -196,7 +196,7 @@ impl<W: Write + Send> SilverWriter<W> {
             match col {
                 Column::Arrow(w) => w.close()?.append_to_row_group(&mut rg)?,
                 Column::Band(chunk) => {
-                    let (bytes, close) = chunk.close(&self.pages, group.rows as u64)?;
+                    let (bytes, close) = chunk.close(&mut self.pages, group.rows as u64)?;
                     rg.append_column(&bytes, close)?;
                 }
             }
