@@ -94,8 +94,12 @@ fn batches() -> Vec<RecordBatch> {
 }
 
 fn write_silver(enc: &EncodingOptions) -> Bytes {
-    let mut w =
-        SilverWriter::try_new(Vec::new(), silver_schema(&GRID), &GRID, enc).expect("writer");
+    let mut w = SilverWriter::try_new(
+        Vec::new(),
+        silver_schema(&GRID),
+        enc.writer_properties(&GRID),
+    )
+    .expect("writer");
     for b in batches() {
         w.write(&b).expect("write");
     }
@@ -254,8 +258,7 @@ fn statistics_are_the_hand_computed_ones() {
     let mut w = SilverWriter::try_new(
         Vec::new(),
         schema.clone(),
-        &GRID[..1],
-        &EncodingOptions::default(),
+        EncodingOptions::default().writer_properties(&GRID[..1]),
     )
     .expect("writer");
     w.write(&RecordBatch::try_new(schema, cols).expect("batch"))

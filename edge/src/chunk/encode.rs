@@ -2,11 +2,11 @@
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
 use super::recompress::PageCompressor;
 use crate::error::{Error, Result};
+use crate::flatten::SilverWriter;
 
 /// Turns record batches into self-contained Parquet files of whole rows, each at most
 /// `max_bytes` long.
@@ -16,9 +16,11 @@ use crate::error::{Error, Result};
 /// the cap raises the estimate for the next one. Memory use is bounded by one chunk's rows plus
 /// the batch being pushed.
 ///
-/// With ZSTD (every profile), pages are compressed with one ZSTD context reused for the whole
-/// cube rather than the two contexts the Parquet writer creates per column of every chunk
-/// (see `recompress.rs`); the payload is the same kind of file either way.
+/// Each chunk is written by [`SilverWriter`] (band columns through the purpose-built page
+/// encoder). With ZSTD (every profile), pages are written uncompressed and then compressed
+/// with one ZSTD context reused for the whole cube rather than the two contexts the Parquet
+/// writer creates per column of every chunk (see `recompress.rs`); the payload is the same
+/// kind of file either way.
 pub struct ChunkEncoder {
     cube_id: String,
     schema: SchemaRef,
@@ -130,8 +132,7 @@ impl ChunkEncoder {
             Some(z) => z.plain.clone(),
             None => self.props.clone(),
         };
-        let mut w =
-            ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(props)).map_err(enc)?;
+        let mut w = SilverWriter::try_new(Vec::new(), self.schema.clone(), props).map_err(enc)?;
         let mut left = n;
         for b in &self.pending {
             if left == 0 {
@@ -141,7 +142,7 @@ impl ChunkEncoder {
             w.write(&b.slice(0, take)).map_err(enc)?;
             left -= take;
         }
-        let file = w.into_inner().map_err(enc)?;
+        let file = w.finish().map_err(enc)?;
         match self.zstd.as_mut() {
             Some(z) => z.compress_file(file).map_err(enc),
             None => Ok(file),

@@ -62,7 +62,6 @@ pub(crate) const PAGE_VALUES: usize = 32 * 1024;
 
 /// Page body scratch space and the reused ZSTD context, shared by every band column of a file.
 pub(crate) struct PageEncoder {
-    layout: ValueLayout,
     level: Option<ZstdLevel>,
     zstd: Option<zstd::bulk::Compressor<'static>>,
     body: Vec<u8>,
@@ -71,14 +70,13 @@ pub(crate) struct PageEncoder {
 }
 
 impl PageEncoder {
-    /// An encoder writing `layout` values, ZSTD-compressed at `level` (`None`: uncompressed).
-    pub(crate) fn new(layout: ValueLayout, level: Option<ZstdLevel>) -> Result<Self> {
+    /// An encoder compressing pages with ZSTD at `level` (`None`: uncompressed).
+    pub(crate) fn new(level: Option<ZstdLevel>) -> Result<Self> {
         let zstd = match level {
             Some(l) => Some(zstd::bulk::Compressor::new(l.compression_level())?),
             None => None,
         };
         Ok(PageEncoder {
-            layout,
             level,
             zstd,
             body: Vec::new(),
@@ -145,7 +143,7 @@ impl PageEncoder {
         chunk.num_values += n as u64;
         let start = self.body.len();
         self.body.resize(start + 4 * values.len(), 0);
-        match self.layout {
+        match chunk.layout {
             ValueLayout::Plain => {
                 for (dst, v) in self.body[start..].chunks_exact_mut(4).zip(values) {
                     dst.copy_from_slice(&v.to_le_bytes());
@@ -166,7 +164,7 @@ impl PageEncoder {
         let page = Page::DataPage {
             buf,
             num_values,
-            encoding: self.layout.encoding(),
+            encoding: chunk.layout.encoding(),
             def_level_encoding: Encoding::RLE,
             rep_level_encoding: Encoding::RLE,
             statistics: None,
@@ -187,6 +185,7 @@ impl PageEncoder {
 /// One band column's chunk of the current row group, as encoded pages in memory.
 pub(crate) struct BandChunk {
     descr: ColumnDescPtr,
+    layout: ValueLayout,
     sink: TrackedWrite<Vec<u8>>,
     stats: MinMax,
     nulls: u64,
@@ -200,12 +199,14 @@ pub(crate) struct BandChunk {
 }
 
 impl BandChunk {
-    /// An empty chunk of column `descr`, with room for `rows` uncompressed values (so the
-    /// buffer is allocated once, not grown page by page).
-    pub(crate) fn new(descr: ColumnDescPtr, rows: usize) -> Self {
+    /// An empty chunk of column `descr` with `layout` values, with room for `rows`
+    /// uncompressed values (up to a row group of 64 Ki; the buffer is allocated once, not
+    /// grown page by page).
+    pub(crate) fn new(descr: ColumnDescPtr, layout: ValueLayout, rows: usize) -> Self {
         BandChunk {
             descr,
-            sink: TrackedWrite::new(Vec::with_capacity(4 * rows + 4096)),
+            layout,
+            sink: TrackedWrite::new(Vec::with_capacity(4 * rows.min(1 << 16) + 4096)),
             stats: MinMax::default(),
             nulls: 0,
             num_values: 0,
@@ -238,7 +239,7 @@ impl BandChunk {
         let statistics = Statistics::float(min, max, None, Some(self.nulls), false);
         let mut builder = ColumnChunkMetaData::builder(self.descr)
             .set_compression(encoder.compression())
-            .set_encodings(vec![Encoding::RLE, encoder.layout.encoding()])
+            .set_encodings(vec![Encoding::RLE, self.layout.encoding()])
             .set_num_values(self.num_values as i64)
             .set_total_compressed_size(self.compressed as i64)
             .set_total_uncompressed_size(self.uncompressed as i64)

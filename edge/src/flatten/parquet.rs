@@ -49,8 +49,7 @@ impl ParquetFileSink {
         let writer = SilverWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
             schema,
-            grid_nm,
-            encoding,
+            encoding.writer_properties(grid_nm),
         )
         .map_err(|e| Error::Encode {
             cube_id: cube_id.to_owned(),

@@ -7,9 +7,12 @@
 //! Arrow writers. Per row group, identity columns (strings, timestamps, line/sample, x/y) go
 //! through those Arrow column writers unchanged; band columns (`Float32`, PLAIN or
 //! BYTE_STREAM_SPLIT) go through [`PageEncoder`], and each finished chunk is spliced into the
-//! row group in schema order. Row groups hold [`EncodingOptions::row_group_rows`] rows, like
-//! the Arrow writer's. With [`BandEncoding::Dictionary`] (measured, never used by a profile)
-//! every column goes through the Arrow writers.
+//! row group in schema order. Row groups hold the properties' maximum row count, like the Arrow
+//! writer's. Band columns with a dictionary ([`BandEncoding::Dictionary`], measured, never used
+//! by a profile) go through the Arrow writers.
+//!
+//! [`EncodingOptions::writer_properties`]: super::EncodingOptions::writer_properties
+//! [`BandEncoding::Dictionary`]: super::BandEncoding::Dictionary
 //!
 //! Invariants: the schema is flat (one Parquet leaf per Arrow field), every batch has the
 //! writer's schema, and a row group's columns all hold its row count (checked at close).
@@ -22,12 +25,12 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::{ParquetError, Result};
+use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
-use super::encoding::{BandEncoding, EncodingOptions};
 use super::pages::{BandChunk, PageEncoder, ValueLayout};
 use super::schema::band_wavelength;
 
@@ -36,8 +39,9 @@ pub struct SilverWriter<W: Write + Send> {
     file: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
-    /// Per field: written by `pages` (a band column) or by an Arrow column writer.
-    band: Vec<bool>,
+    /// Per field: the value layout when `pages` writes it (a band column), `None` when an
+    /// Arrow column writer does.
+    band: Vec<Option<ValueLayout>>,
     pages: PageEncoder,
     row_group_rows: usize,
     current: Option<RowGroup>,
@@ -57,42 +61,47 @@ enum Column {
 }
 
 impl<W: Write + Send> SilverWriter<W> {
-    /// A writer of `schema` batches into `sink` with `encoding` (band columns are the fields
-    /// named like [`band_column_name`](super::schema::band_column_name)).
-    pub fn try_new(
-        sink: W,
-        schema: SchemaRef,
-        grid_nm: &[f32],
-        encoding: &EncodingOptions,
-    ) -> Result<Self> {
-        let layout = match encoding.bands {
-            BandEncoding::Plain => Some(ValueLayout::Plain),
-            BandEncoding::ByteStreamSplit => Some(ValueLayout::ByteStreamSplit),
-            BandEncoding::Dictionary => None,
-        };
-        let band: Vec<bool> = schema
+    /// A writer of `schema` batches into `sink` with `props` (e.g.
+    /// [`EncodingOptions::writer_properties`]). Band columns (`Float32` fields named like
+    /// [`band_column_name`](super::schema::band_column_name)) without dictionary, PLAIN or
+    /// BYTE_STREAM_SPLIT, all at one ZSTD level or uncompressed, take the page encoder; any
+    /// other column the Arrow column writers.
+    pub fn try_new(sink: W, schema: SchemaRef, props: WriterProperties) -> Result<Self> {
+        let mut level: Option<Option<ZstdLevel>> = None;
+        let band: Vec<Option<ValueLayout>> = schema
             .fields()
             .iter()
             .map(|f| {
-                layout.is_some()
-                    && f.data_type() == &DataType::Float32
-                    && band_wavelength(f.name()).is_some()
+                let path = ColumnPath::from(f.name().as_str());
+                if f.data_type() != &DataType::Float32
+                    || band_wavelength(f.name()).is_none()
+                    || props.dictionary_enabled(&path)
+                {
+                    return None;
+                }
+                let layout = match props.encoding(&path) {
+                    None | Some(Encoding::PLAIN) => ValueLayout::Plain,
+                    Some(Encoding::BYTE_STREAM_SPLIT) => ValueLayout::ByteStreamSplit,
+                    Some(_) => return None,
+                };
+                let codec = match props.compression(&path) {
+                    Compression::ZSTD(l) => Some(l),
+                    Compression::UNCOMPRESSED => None,
+                    _ => return None,
+                };
+                (*level.get_or_insert(codec) == codec).then_some(layout)
             })
             .collect();
-        let props = encoding.writer_properties(grid_nm);
-        let level = match props.compression(&ColumnPath::from("")) {
-            Compression::ZSTD(level) => Some(level),
-            Compression::UNCOMPRESSED => None,
-            other => {
-                return Err(ParquetError::General(format!(
-                    "band columns support ZSTD or no compression, not {other}"
-                )));
-            }
-        };
+        let row_group_rows = props.max_row_group_row_count().unwrap_or(1 << 20).max(1);
         // The Arrow writers of band columns are created per row group and dropped unused:
         // without compression they set up no ZSTD context.
         let mut arrow_props = props.into_builder();
-        for (f, _) in schema.fields().iter().zip(&band).filter(|(_, b)| **b) {
+        for (f, _) in schema
+            .fields()
+            .iter()
+            .zip(&band)
+            .filter(|(_, b)| b.is_some())
+        {
             let path = ColumnPath::from(f.name().as_str());
             arrow_props = arrow_props.set_column_compression(path, Compression::UNCOMPRESSED);
         }
@@ -109,11 +118,8 @@ impl<W: Write + Send> SilverWriter<W> {
             factory,
             schema,
             band,
-            pages: PageEncoder::new(
-                layout.unwrap_or(ValueLayout::Plain),
-                level.filter(|_| layout.is_some()),
-            )?,
-            row_group_rows: encoding.row_group_rows.max(1),
+            pages: PageEncoder::new(level.flatten())?,
+            row_group_rows,
             current: None,
             row_groups: 0,
         })
@@ -159,12 +165,9 @@ impl<W: Write + Send> SilverWriter<W> {
             .into_iter()
             .zip(descrs)
             .zip(&self.band)
-            .map(|((w, d), &band)| {
-                if band {
-                    Column::Band(BandChunk::new(d, self.row_group_rows))
-                } else {
-                    Column::Arrow(w)
-                }
+            .map(|((w, d), &band)| match band {
+                Some(layout) => Column::Band(BandChunk::new(d, layout, self.row_group_rows)),
+                None => Column::Arrow(w),
             })
             .collect();
         Ok(RowGroup { columns, rows: 0 })
