@@ -1,5 +1,8 @@
 //! ZSTD page compression with one reused context per encoder, for small Parquet files.
 //!
+//! Band columns are compressed by [`crate::flatten::SilverWriter`]'s page encoder and their
+//! column chunks are copied through unchanged; what follows applies to the identity columns.
+//!
 //! The Parquet writer creates a fresh ZSTD codec for every column chunk (a compression *and* a
 //! decompression context). A chunk is a self-contained file with one column chunk per column,
 //! so a cube cut into 40 chunks of ~140 columns sets up ~5,600 codecs: on x86 each context
@@ -26,10 +29,14 @@ use parquet::file::serialized_reader::SerializedPageReader;
 use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnPath;
 
+use crate::flatten::schema::band_wavelength;
+
 /// The ZSTD side of a [`super::ChunkEncoder`]: writer properties without compression and the
 /// reused compression context.
 pub(super) struct PageCompressor {
-    /// The caller's properties with every column `UNCOMPRESSED`.
+    /// The caller's properties with every column but the band columns `UNCOMPRESSED`: the
+    /// band columns' pages are compressed by [`crate::flatten::SilverWriter`]'s page encoder
+    /// (one context per chunk) and copied through as they are.
     pub(super) plain: WriterProperties,
     level: ZstdLevel,
     writer_version: WriterVersion,
@@ -57,7 +64,13 @@ impl PageCompressor {
             if props.compression(&path) != Compression::ZSTD(level) {
                 return None;
             }
-            plain = plain.set_column_compression(path, Compression::UNCOMPRESSED);
+            let keep = band_wavelength(c).is_some() && !props.dictionary_enabled(&path);
+            let codec = if keep {
+                Compression::ZSTD(level)
+            } else {
+                Compression::UNCOMPRESSED
+            };
+            plain = plain.set_column_compression(path, codec);
         }
         let zstd = zstd::bulk::Compressor::new(level.compression_level()).ok()?;
         Some(PageCompressor {
@@ -91,9 +104,32 @@ impl PageCompressor {
         for rg in meta.row_groups() {
             let mut rg_out = out.next_row_group()?;
             for col in rg.columns() {
+                // A file records the codec, not its level (read back as the default).
+                if matches!(col.compression(), Compression::ZSTD(_)) {
+                    // Already compressed (band pages): splice the column chunk as it is.
+                    rg_out.append_column(
+                        &file,
+                        ColumnCloseResult {
+                            bytes_written: col.compressed_size() as u64,
+                            rows_written: rg.num_rows() as u64,
+                            metadata: col
+                                .clone()
+                                .into_builder()
+                                .set_offset_index_offset(None)
+                                .set_offset_index_length(None)
+                                .set_column_index_offset(None)
+                                .set_column_index_length(None)
+                                .build()?,
+                            bloom_filter: None,
+                            column_index: None,
+                            offset_index: None,
+                        },
+                    )?;
+                    continue;
+                }
                 if col.compression() != Compression::UNCOMPRESSED {
                     return Err(ParquetError::General(format!(
-                        "column {} is already {} (expected UNCOMPRESSED)",
+                        "column {} is {} (expected UNCOMPRESSED or ZSTD)",
                         col.column_path(),
                         col.compression()
                     )));
