@@ -770,3 +770,75 @@ fn config_errors_name_the_problem() {
         "{err}"
     );
 }
+
+/// The CPU calibrator's band-major blocks flatten to the same rows as the same values in
+/// pixel-major memory, borrowed or owned, with and without no-data pixels and with mantissa
+/// quantisation; no-data pixels (NaN in every band) are dropped.
+#[test]
+fn band_major_and_pixel_major_blocks_flatten_to_the_same_rows() {
+    use hsi_edge::flatten::{Flattener, Pipeline};
+
+    let mut i = info(3, 3, FOUR_BANDS.to_vec(), DataKind::Reflectance);
+    i.ignore_value = Some(-1.0);
+    let mut data = Array3::from_shape_fn((3, 3, 4), |(l, s, b)| {
+        0.1 + (10 * l + s) as f32 * 0.01 + b as f32 * 0.001
+    });
+    let plan = CalibrationPlan::build(&i, &identity_grid_cfg()).expect("plan");
+    let clean = data.clone();
+    data.slice_mut(s![1, 1, ..]).fill(-1.0);
+    for (name, input, rows) in [("dense", clean, 9), ("no-data", data, 8)] {
+        let cal = CpuCalibrator::default()
+            .calibrate(&plan, &block(0, input.clone()))
+            .expect("calibrate");
+        assert!(
+            cal.data
+                .view()
+                .permuted_axes([2, 0, 1])
+                .is_standard_layout()
+        );
+        let pixel_major = hsi_edge::calib::CalibratedBlock {
+            first_line: cal.first_line,
+            data: cal.data.as_standard_layout().into_owned(),
+        };
+        for bits in [None, Some(7)] {
+            let f = Flattener::new(&i.header, &plan, Pipeline::Edge, bits);
+            let a = f.flatten(&cal).expect("band-major").expect("rows");
+            let b = f.flatten(&pixel_major).expect("pixel-major").expect("rows");
+            let c = f
+                .flatten_owned(hsi_edge::calib::CalibratedBlock {
+                    first_line: cal.first_line,
+                    data: cal.data.clone(),
+                })
+                .expect("owned")
+                .expect("rows");
+            assert_eq!(a.num_rows(), rows, "{name}");
+            assert_eq!(a, b, "{name} {bits:?}: band-major vs pixel-major");
+            assert_eq!(a, c, "{name} {bits:?}: borrowed vs owned");
+            // Hand check: row 4 is pixel (1, 1) when dense, (1, 2) when (1, 1) is no-data.
+            let line = a
+                .column(5)
+                .as_any()
+                .downcast_ref::<arrow_array::Int32Array>();
+            let sample = a
+                .column(6)
+                .as_any()
+                .downcast_ref::<arrow_array::Int32Array>();
+            let (line, sample) = (line.expect("line"), sample.expect("sample"));
+            let want = if rows == 9 { (1, 1) } else { (1, 2) };
+            assert_eq!((line.value(4), sample.value(4)), want, "{name}");
+            let band0 = a
+                .column(11)
+                .as_any()
+                .downcast_ref::<arrow_array::Float32Array>();
+            let v = band0.expect("band").value(4);
+            let exact = cal.data[[want.0 as usize, want.1 as usize, 0]];
+            match bits {
+                None => assert_eq!(v, exact, "{name}"),
+                Some(b) => {
+                    assert_eq!(v, hsi_edge::flatten::encoding::quantize_mantissa(exact, b));
+                    assert!(((v - exact) / exact).abs() <= 2f32.powi(-8), "{name}");
+                }
+            }
+        }
+    }
+}
