@@ -349,3 +349,61 @@ print(json.dumps(out))
     assert_eq!(s[1].as_f64(), Some(249.75));
     assert_eq!(s[2], 200);
 }
+
+/// A string column that is constant in one slice and not in the next (never in a Silver
+/// file, where they are constant per cube) is handed to the Arrow writer with the rows taken
+/// so far: the rows and statistics still equal the Arrow writer's.
+#[test]
+fn a_string_column_that_stops_being_constant_is_written_correctly() {
+    let with_pipeline = |b: RecordBatch, value: &str| {
+        let mut cols = b.columns().to_vec();
+        cols[9] = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            value,
+            b.num_rows(),
+        )));
+        RecordBatch::try_new(b.schema(), cols).expect("batch")
+    };
+    let inputs = [
+        with_pipeline(batch(0, 600), "edge"),
+        with_pipeline(batch(600, 300), "batch"),
+        with_pipeline(batch(900, 700), "edge"),
+        with_pipeline(batch(1_600, 900), "edge"),
+    ];
+    let enc = EncodingOptions {
+        row_group_rows: 1_000,
+        ..EncodingOptions::default()
+    };
+    let mut ours = SilverWriter::try_new(
+        Vec::new(),
+        silver_schema(&GRID),
+        enc.writer_properties(&GRID),
+    )
+    .expect("writer");
+    let mut theirs = ArrowWriter::try_new(
+        Vec::new(),
+        silver_schema(&GRID),
+        Some(enc.writer_properties(&GRID)),
+    )
+    .expect("writer");
+    for b in &inputs {
+        ours.write(b).expect("write");
+        theirs.write(b).expect("write");
+    }
+    let ours = Bytes::from(ours.finish().expect("finish"));
+    let theirs = Bytes::from(theirs.into_inner().expect("finish"));
+    assert_same_rows(&read(&ours), &read(&theirs));
+    let m1 = ParquetMetaDataReader::new()
+        .parse_and_finish(&ours)
+        .expect("meta");
+    let m2 = ParquetMetaDataReader::new()
+        .parse_and_finish(&theirs)
+        .expect("meta");
+    for (g1, g2) in m1.row_groups().iter().zip(m2.row_groups()) {
+        // Column 9 is `pipeline`: mixed in row group 0, constant "edge" in 1 and 2.
+        assert_eq!(g1.column(9).statistics(), g2.column(9).statistics());
+        assert_eq!(g1.column(0).statistics(), g2.column(0).statistics());
+    }
+    let stats = m1.row_groups()[0].column(9).statistics().expect("stats");
+    assert_eq!(stats.min_bytes_opt(), Some(&b"batch"[..]));
+    assert_eq!(stats.max_bytes_opt(), Some(&b"edge"[..]));
+}

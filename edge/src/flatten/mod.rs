@@ -9,6 +9,7 @@
 //! - [`parquet`]: [`ParquetFileSink`], an atomically-renamed Parquet file.
 
 pub mod batch;
+mod constant;
 pub mod encoding;
 mod pages;
 pub mod parquet;

@@ -85,6 +85,20 @@ impl PageEncoder {
         })
     }
 
+    /// `body` compressed with the file's context (a copy when uncompressed).
+    pub(crate) fn compress(&mut self, body: &[u8]) -> Result<Bytes> {
+        Ok(match self.zstd.as_mut() {
+            Some(z) => {
+                self.packed.clear();
+                self.packed
+                    .reserve(zstd::zstd_safe::compress_bound(body.len()));
+                z.compress_to_buffer(body, &mut self.packed)?;
+                Bytes::copy_from_slice(&self.packed)
+            }
+            None => Bytes::copy_from_slice(body),
+        })
+    }
+
     /// The compression recorded in the column metadata.
     pub(crate) fn compression(&self) -> Compression {
         self.level
@@ -151,16 +165,10 @@ impl PageEncoder {
             }
             ValueLayout::ByteStreamSplit => split_streams(values, &mut self.body[start..]),
         }
-        let buf = match self.zstd.as_mut() {
-            Some(z) => {
-                self.packed.clear();
-                self.packed
-                    .reserve(zstd::zstd_safe::compress_bound(self.body.len()));
-                z.compress_to_buffer(&self.body[..], &mut self.packed)?;
-                Bytes::copy_from_slice(&self.packed)
-            }
-            None => Bytes::copy_from_slice(&self.body),
-        };
+        let body = std::mem::take(&mut self.body);
+        let buf = self.compress(&body);
+        self.body = body;
+        let buf = buf?;
         let page = Page::DataPage {
             buf,
             num_values,
@@ -286,14 +294,16 @@ fn write_def_levels(out: &mut Vec<u8>, n: usize, nulls: Option<&NullBuffer>) {
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
 }
 
-fn rle_run(out: &mut Vec<u8>, run: usize, level: u8) {
+/// One RLE run of the hybrid encoding: `varint(run << 1)`, then `value` in one byte (bit
+/// widths 1–8).
+pub(crate) fn rle_run(out: &mut Vec<u8>, run: usize, value: u8) {
     let mut header = (run as u64) << 1;
     while header >= 0x80 {
         out.push((header as u8) | 0x80);
         header >>= 7;
     }
     out.push(header as u8);
-    out.push(level);
+    out.push(value);
 }
 
 /// BYTE_STREAM_SPLIT of `values` into `out` (`4 × values.len()` bytes): byte `k` of value `i`

@@ -18,6 +18,7 @@
 //! writer's schema, and a row group's columns all hold its row count (checked at close).
 
 use std::io::Write;
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
@@ -31,6 +32,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
+use super::constant::ConstantChunk;
 use super::pages::{BandChunk, PageEncoder, ValueLayout};
 use super::schema::band_wavelength;
 
@@ -42,6 +44,8 @@ pub struct SilverWriter<W: Write + Send> {
     /// Per field: the value layout when `pages` writes it (a band column), `None` when an
     /// Arrow column writer does.
     band: Vec<Option<ValueLayout>>,
+    /// Per field: a candidate for [`ConstantChunk`].
+    constant: Vec<bool>,
     pages: PageEncoder,
     row_group_rows: usize,
     current: Option<RowGroup>,
@@ -58,6 +62,10 @@ struct RowGroup {
 enum Column {
     Arrow(ArrowColumnWriter),
     Band(BandChunk),
+    /// A string column constant so far, and the Arrow writer to take over if it stops being.
+    Constant(ConstantChunk, ArrowColumnWriter),
+    /// Only while a constant column is handed over.
+    Placeholder,
 }
 
 impl<W: Write + Send> SilverWriter<W> {
@@ -92,6 +100,23 @@ impl<W: Write + Send> SilverWriter<W> {
                 (*level.get_or_insert(codec) == codec).then_some(layout)
             })
             .collect();
+        let pages = PageEncoder::new(level.flatten())?;
+        // Required string columns with the band columns' compression and the default
+        // (dictionary) encoding: tried as constant columns (see `constant.rs`).
+        let constant: Vec<bool> = schema
+            .fields()
+            .iter()
+            .zip(&band)
+            .map(|(f, b)| {
+                let path = ColumnPath::from(f.name().as_str());
+                b.is_none()
+                    && f.data_type() == &DataType::Utf8
+                    && !f.is_nullable()
+                    && props.dictionary_enabled(&path)
+                    && props.encoding(&path).is_none()
+                    && props.compression(&path) == pages.compression()
+            })
+            .collect();
         let row_group_rows = props.max_row_group_row_count().unwrap_or(1 << 20).max(1);
         // The Arrow writers of band columns are created per row group and dropped unused:
         // without compression they set up no ZSTD context.
@@ -118,7 +143,8 @@ impl<W: Write + Send> SilverWriter<W> {
             factory,
             schema,
             band,
-            pages: PageEncoder::new(level.flatten())?,
+            constant,
+            pages,
             row_group_rows,
             current: None,
             row_groups: 0,
@@ -164,9 +190,10 @@ impl<W: Write + Send> SilverWriter<W> {
         let columns = writers
             .into_iter()
             .zip(descrs)
-            .zip(&self.band)
-            .map(|((w, d), &band)| match band {
+            .zip(self.band.iter().zip(&self.constant))
+            .map(|((w, d), (&band, &constant))| match band {
                 Some(layout) => Column::Band(BandChunk::new(d, layout, self.row_group_rows)),
+                None if constant => Column::Constant(ConstantChunk::new(d), w),
                 None => Column::Arrow(w),
             })
             .collect();
@@ -180,6 +207,22 @@ impl<W: Write + Send> SilverWriter<W> {
             .zip(batch.columns())
             .zip(self.schema.fields())
         {
+            if let Column::Constant(chunk, _) = col
+                && let Some(strings) = array.as_string_opt::<i32>()
+                && chunk.push(strings)
+            {
+                continue;
+            }
+            if matches!(col, Column::Constant(..))
+                && let Column::Constant(chunk, mut w) = std::mem::replace(col, Column::Placeholder)
+            {
+                // Not constant after all: the Arrow writer takes the column over.
+                let taken: ArrayRef = Arc::new(chunk.replay());
+                for leaf in compute_leaves(field, &taken)? {
+                    w.write(&leaf)?;
+                }
+                *col = Column::Arrow(w);
+            }
             match col {
                 Column::Arrow(w) => {
                     for leaf in compute_leaves(field, array)? {
@@ -187,6 +230,7 @@ impl<W: Write + Send> SilverWriter<W> {
                     }
                 }
                 Column::Band(chunk) => self.pages.push(chunk, float32(array)?)?,
+                Column::Constant(..) | Column::Placeholder => {}
             }
         }
         group.rows += batch.num_rows();
@@ -201,6 +245,13 @@ impl<W: Write + Send> SilverWriter<W> {
                 Column::Band(chunk) => {
                     let (bytes, close) = chunk.close(&mut self.pages, group.rows as u64)?;
                     rg.append_column(&bytes, close)?;
+                }
+                Column::Constant(chunk, _) => {
+                    let (bytes, close) = chunk.close(&mut self.pages, group.rows as u64)?;
+                    rg.append_column(&bytes, close)?;
+                }
+                Column::Placeholder => {
+                    return Err(ParquetError::General("column lost its writer".into()));
                 }
             }
         }
