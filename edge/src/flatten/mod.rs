@@ -5,7 +5,8 @@
 //! - [`encoding`]: Parquet encodings chosen by measurement, and mantissa quantisation.
 //! - [`profile`]: the `full` and `field` output profiles.
 //! - [`writer`]: [`SilverWriter`], batches → one Parquet file, band columns through
-//!   `pages`, a purpose-built page encoder for dense float columns.
+//!   `pages` (a purpose-built page encoder for dense float columns) and per-cube constant
+//!   strings through `constant`.
 //! - [`parquet`]: [`ParquetFileSink`], an atomically-renamed Parquet file.
 
 pub mod batch;

@@ -4,10 +4,11 @@
 //! The file is the `parquet` crate's: [`ArrowWriter`] sets up the schema, the writer
 //! properties and the embedded Arrow schema, and is then taken apart
 //! ([`ArrowWriter::into_serialized_writer`]) into the file writer and a factory of per-column
-//! Arrow writers. Per row group, identity columns (strings, timestamps, line/sample, x/y) go
-//! through those Arrow column writers unchanged; band columns (`Float32`, PLAIN or
-//! BYTE_STREAM_SPLIT) go through [`PageEncoder`], and each finished chunk is spliced into the
-//! row group in schema order. Row groups hold the properties' maximum row count, like the Arrow
+//! Arrow writers. Per row group, band columns (`Float32`, PLAIN or BYTE_STREAM_SPLIT) go
+//! through [`PageEncoder`]; required string columns holding one value in every row (the
+//! per-cube identity strings) through [`ConstantChunk`]; the other identity columns
+//! (timestamp, line/sample, x/y) through those Arrow column writers unchanged. Each finished
+//! chunk is spliced into the row group in schema order. Row groups hold the properties' maximum row count, like the Arrow
 //! writer's. Band columns with a dictionary ([`BandEncoding::Dictionary`], measured, never used
 //! by a profile) go through the Arrow writers.
 //!
