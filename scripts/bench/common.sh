@@ -7,6 +7,10 @@ mkdir -p "$work"
 echo "building release hsi-edge ..." >&2
 cargo build --release -q -p hsi-edge --bin hsi-edge
 bin="$CARGO_TARGET_DIR/release/hsi-edge"
+# The container image's allocator settings (edge/Dockerfile), for every process the benches run,
+# the NumPy baseline included: glibc keeps freed memory instead of trimming and re-faulting it.
+export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-1073741824}"
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-67108864}"
 pin=""
 command -v taskset >/dev/null && pin="taskset -c 0"
 
