@@ -438,6 +438,17 @@ fn the_daemon_backhauls_when_its_trigger_fires_and_retention_deletes_only_backha
         "retention deletes backhauled cubes\n{}",
         setup.logs()
     );
+    // The daemon deletes a file, then records it in its state and metrics: wait for both.
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            setup.metric("hsi_edge_retention_deleted_cubes_total") == Some(2.0)
+                && names[..2]
+                    .iter()
+                    .all(|n| cube_record(&setup, n)["deleted_at"].is_string())
+        }),
+        "retention records both deletions\n{}",
+        setup.logs()
+    );
     for (i, n) in names[..2].iter().enumerate() {
         let r = cube_record(&setup, n);
         assert_eq!(r["backhauled"]["bucket"].as_str(), Some(BUCKET), "{r}");
