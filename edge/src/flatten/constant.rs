@@ -30,7 +30,7 @@ use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
-use super::pages::{PageEncoder, rle_run};
+use super::pages::{PageEncoder, rle_run, spliceable};
 
 /// The rows of one constant string column in the current row group.
 pub(crate) struct ConstantChunk {
@@ -148,17 +148,7 @@ impl ConstantChunk {
             .set_data_page_offset(data_spec.offset as i64)
             .set_statistics(Statistics::byte_array(stat(), stat(), None, Some(0), false))
             .build()?;
-        Ok((
-            bytes.clone(),
-            ColumnCloseResult {
-                bytes_written: bytes.len() as u64,
-                rows_written: rows,
-                metadata,
-                bloom_filter: None,
-                column_index: None,
-                offset_index: Some(index.build()),
-            },
-        ))
+        Ok(spliceable(bytes, rows, metadata, index))
     }
 }
 

@@ -255,19 +255,26 @@ impl BandChunk {
         if let Some(offset) = self.data_page_offset {
             builder = builder.set_data_page_offset(offset as i64);
         }
-        let metadata = builder.build()?;
-        Ok((
-            bytes.clone(),
-            ColumnCloseResult {
-                bytes_written: bytes.len() as u64,
-                rows_written: rows,
-                metadata,
-                bloom_filter: None,
-                column_index: None,
-                offset_index: Some(self.index.build()),
-            },
-        ))
+        Ok(spliceable(bytes, rows, builder.build()?, self.index))
     }
+}
+
+/// A finished column chunk and what `append_column` needs to splice it into a row group.
+pub(crate) fn spliceable(
+    bytes: Bytes,
+    rows: u64,
+    metadata: ColumnChunkMetaData,
+    index: OffsetIndexBuilder,
+) -> (Bytes, ColumnCloseResult) {
+    let close = ColumnCloseResult {
+        bytes_written: bytes.len() as u64,
+        rows_written: rows,
+        metadata,
+        bloom_filter: None,
+        column_index: None,
+        offset_index: Some(index.build()),
+    };
+    (bytes, close)
 }
 
 /// Definition levels of a v1 page of `n` rows (max level 1): a 4-byte little-endian length,
