@@ -143,18 +143,12 @@ impl Flattener {
     pub fn flatten_owned(&self, block: CalibratedBlock) -> Result<Option<RecordBatch>> {
         let (lines, samples, bands) = block.data.dim();
         let pixels = lines * samples;
-        let band_major = block
-            .data
-            .view()
-            .permuted_axes([2, 0, 1])
-            .is_standard_layout();
-        if !band_major || bands != self.bands || pixels == 0 {
-            return self.flatten(&block);
-        }
-        let flat = block.data.view().permuted_axes([2, 0, 1]);
-        let valid = match flat.as_slice() {
-            Some(flat) => valid_band_major(flat, pixels, bands),
-            None => return self.flatten(&block),
+        // Anything but a full band-major block takes the copying path.
+        let valid = match block.data.view().permuted_axes([2, 0, 1]).as_slice() {
+            Some(flat) if bands == self.bands && pixels > 0 => {
+                valid_band_major(flat, pixels, bands)
+            }
+            _ => return self.flatten(&block),
         };
         if valid.len() != pixels {
             return self.flatten(&block);

@@ -8,9 +8,10 @@
 //! through [`PageEncoder`]; required string columns holding one value in every row (the
 //! per-cube identity strings) through [`ConstantChunk`]; the other identity columns
 //! (timestamp, line/sample, x/y) through those Arrow column writers unchanged. Each finished
-//! chunk is spliced into the row group in schema order. Row groups hold the properties' maximum row count, like the Arrow
-//! writer's. Band columns with a dictionary ([`BandEncoding::Dictionary`], measured, never used
-//! by a profile) go through the Arrow writers.
+//! chunk is spliced into the row group in schema order. Row groups hold the properties'
+//! maximum row count, like the Arrow writer's. Band columns with a dictionary
+//! ([`BandEncoding::Dictionary`], measured, never used by a profile) go through the Arrow
+//! writers.
 //!
 //! [`EncodingOptions::writer_properties`]: super::EncodingOptions::writer_properties
 //! [`BandEncoding::Dictionary`]: super::BandEncoding::Dictionary
