@@ -156,6 +156,48 @@ impl CpuCalibrator {
         Ok((view, &self.valid))
     }
 
+    /// Steps 1–2 fused into the sparse resampling, tile by tile ([`SpectralTaps::apply_with`]):
+    /// the default path without binning. Returns the band-major block.
+    fn fused_sparse(
+        &mut self,
+        plan: &CalibrationPlan,
+        block: &LineBlock,
+        rows: usize,
+        mut out: Vec<f32>,
+        tile: &mut Vec<f32>,
+    ) -> Result<Array3<f32>> {
+        let raw = check_block(plan, block)?;
+        let raw: &[f32] = &raw;
+        let (samples, bands) = (plan.shape().samples, plan.shape().bands);
+        let kept = plan.kept_bands().len();
+        let grid = plan.grid_nm.len();
+        let taps = plan.spectral_taps();
+        if raw.len() != rows * bands
+            || taps.cols() != grid
+            || taps.work_per_pixel().1 != kept * grid
+        {
+            return Err(shape_error(plan, "resampling operands disagree"));
+        }
+        let rad = plan.radiometric();
+        let (runs, ignore) = (plan.gather_runs(), plan.ignore_value());
+        self.valid.clear();
+        self.valid.resize(rows, false);
+        let valid = &mut self.valid;
+        taps.apply_with(rows, &mut out, tile, |p0, dst| {
+            for (i, row) in dst.chunks_exact_mut(kept.max(1)).enumerate() {
+                let p = p0 + i;
+                let (f, g) = rad.rows(p % samples);
+                let src = raw.get(p * bands..(p + 1) * bands).unwrap_or_default();
+                valid[p] = calibrate_pixel(src, runs, f, g, ignore, row);
+            }
+        });
+        mark_invalid(&mut out, rows, &self.valid);
+        let lines = block.data.dim().0;
+        Ok(Array3::from_shape_vec((grid, lines, samples), out)
+            .map_err(|e| shape_error(plan, e))?
+            .permuted_axes([1, 2, 0]))
+    }
+
     /// Steps 1–2 with k×k binning fused in: fills `self.bins` and `self.valid` per bin.
     fn binned_pass(&mut self, plan: &CalibrationPlan, block: &LineBlock) -> Result<usize> {
         let raw = check_block(plan, block)?;
@@ -193,6 +235,14 @@ impl Calibrator for CpuCalibrator {
         let mut out = vec![0.0f32; rows * grid];
         let product = self.product;
         let mut tile = std::mem::take(&mut self.tile);
+        if product == Product::Sparse && plan.binning == 1 {
+            let data = self.fused_sparse(plan, block, rows, out, &mut tile);
+            self.tile = tile;
+            return Ok(CalibratedBlock {
+                first_line: block.first_line,
+                data: data?,
+            });
+        }
         let (input, valid): (ArrayView2<'_, f32>, &[bool]) = if plan.binning == 1 {
             self.radiometric_pass(plan, block)?
         } else {
@@ -211,11 +261,7 @@ impl Calibrator for CpuCalibrator {
                 .as_slice()
                 .ok_or_else(|| shape_error(plan, "input is not contiguous"))?;
             plan.spectral_taps().apply(x, rows, &mut out, &mut tile);
-            for (p, _) in valid.iter().enumerate().filter(|(_, ok)| !**ok) {
-                for band in out.chunks_exact_mut(rows.max(1)) {
-                    band[p] = f32::NAN;
-                }
-            }
+            mark_invalid(&mut out, rows, valid);
             Array3::from_shape_vec((grid, out_lines, plan.out_samples), out)
                 .map_err(|e| shape_error(plan, e))?
                 .permuted_axes([1, 2, 0])
@@ -254,6 +300,16 @@ impl Calibrator for CpuCalibrator {
             first_line: block.first_line / plan.binning,
             data,
         })
+    }
+}
+
+/// Set no-data pixels (`valid[p]` false) to NaN in every band of a band-major block of `rows`
+/// pixels.
+fn mark_invalid(out: &mut [f32], rows: usize, valid: &[bool]) {
+    for (p, _) in valid.iter().enumerate().filter(|(_, ok)| !**ok) {
+        for band in out.chunks_exact_mut(rows.max(1)) {
+            band[p] = f32::NAN;
+        }
     }
 }
 

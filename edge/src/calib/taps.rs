@@ -74,18 +74,36 @@ impl SpectralTaps {
     /// (`out[j · n + p]`). `out` must hold `grid · n` values and `x` `n · kept`.
     pub fn apply(&self, x: &[f32], n: usize, out: &mut [f32], scratch: &mut Vec<f32>) {
         let kept = self.rows;
+        self.apply_with(n, out, scratch, |p0, rows| {
+            let from = (p0 * kept).min(x.len());
+            let to = (from + rows.len()).min(x.len());
+            rows[..to - from].copy_from_slice(&x[from..to]);
+        });
+    }
+
+    /// [`apply`](Self::apply) with the input rows produced tile by tile: `fill(p0, rows)`
+    /// writes pixels `p0..p0 + m` (`rows` holds `m · kept` values, pixel-major, `m ≤ TILE`).
+    /// The CPU calibrator computes the radiometric step there, so the calibrated `[n, kept]`
+    /// matrix never exists in full: each tile of it lives in L1/L2 between the two steps.
+    pub fn apply_with(
+        &self,
+        n: usize,
+        out: &mut [f32],
+        scratch: &mut Vec<f32>,
+        mut fill: impl FnMut(usize, &mut [f32]),
+    ) {
+        let kept = self.rows;
         let grid = self.cols();
-        debug_assert!(x.len() >= n * kept && out.len() >= n * grid);
+        debug_assert!(out.len() >= n * grid);
         scratch.clear();
-        scratch.resize(kept * TILE, 0.0);
-        let xt = scratch.as_mut_slice();
+        scratch.resize(2 * kept * TILE, 0.0);
+        let (xt, rows) = scratch.split_at_mut(kept * TILE);
         let mut p0 = 0;
         while p0 < n {
             let m = TILE.min(n - p0);
-            for (i, row) in x[p0 * kept..(p0 + m) * kept]
-                .chunks_exact(kept.max(1))
-                .enumerate()
-            {
+            let rows = &mut rows[..m * kept];
+            fill(p0, rows);
+            for (i, row) in rows.chunks_exact(kept.max(1)).enumerate() {
                 for (dst, &v) in xt.chunks_exact_mut(TILE).zip(row) {
                     if let Some(d) = dst.get_mut(i) {
                         *d = v;
@@ -107,7 +125,9 @@ impl SpectralTaps {
                         *a += w * s;
                     }
                 }
-                out[j * n + p0..j * n + p0 + m].copy_from_slice(&acc[..m]);
+                if let Some(dst) = out.get_mut(j * n + p0..j * n + p0 + m) {
+                    dst.copy_from_slice(&acc[..m]);
+                }
             }
             p0 += m;
         }

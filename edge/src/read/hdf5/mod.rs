@@ -47,7 +47,16 @@
 //!   dimensions are refused before allocating), and every frame and band vector against the
 //!   cube's `samples` and `bands` ([`Error::ShapeMismatch`] names the dataset).
 //! * [`CubeReader::read_block`] reads only the hyperslab of the requested lines, never the
-//!   whole cube, so memory is bounded by the block (plus HDF5's chunk cache, 64 MiB).
+//!   whole cube, so memory is bounded by the block plus one staged run of chunks (below).
+//! * **Chunk staging.** When `/cube` is chunked by lines and a run of whole chunks is at most
+//!   [`STAGE_LIMIT_BYTES`] in the file's element type, `read_block` reads the chunk-aligned run
+//!   of lines that covers the request once, keeps it, and serves the following blocks inside
+//!   it from memory, converting to `f32` as it copies out. Each chunk is then read (and, when
+//!   filtered, decompressed) exactly once whatever the pipeline's block size, with no
+//!   HDF5 chunk cache: the cache is left at [`CHUNK_CACHE_BYTES`], smaller than a line-block
+//!   chunk, so HDF5 reads unfiltered chunks straight into the staging buffer instead of
+//!   copying them through its cache (measured in `docs/benchmarks.md`). Larger chunks, and
+//!   contiguous cubes, are read as hyperslabs of exactly the requested lines.
 //! * HDF5's own error stack printing is silenced; every library error comes back as an
 //!   [`Error::Hdf5`] that names the file and the dataset or attribute.
 
@@ -71,9 +80,13 @@ use datasets::{h5_error, optional_dataset, read_frame, read_vector, required_dat
 pub use attrs::MAX_STRING_BYTES;
 pub use writer::{Hdf5CubeWriter, StringStyle, WriterOptions};
 
-/// Bytes of HDF5 chunk cache per open dataset: enough for a typical line-block chunk, so
-/// blocks that do not align with chunks do not decompress the same chunk twice.
-pub const CHUNK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Bytes of HDF5 chunk cache per open dataset when reading: HDF5's default. Line-block chunks
+/// are larger, so HDF5 reads them straight into [`Hdf5Reader`]'s staging buffer; the staging
+/// (module docs) is what keeps a chunk from being read twice.
+pub const CHUNK_CACHE_BYTES: usize = 1024 * 1024;
+
+/// Largest run of whole chunks staged by [`Hdf5Reader`], in the file's element type.
+pub const STAGE_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Element type of `/cube`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +132,8 @@ pub struct Hdf5Reader {
     info: CubeInfo,
     dtype: CubeDtype,
     chunk_lines: Option<usize>,
+    /// The chunk-aligned run of lines read last (module docs, "Chunk staging").
+    staged: Option<Staged>,
     // Declared before `file` so the dataset handle is closed first.
     cube: hdf5::Dataset,
     _file: hdf5::File,
@@ -216,9 +231,24 @@ impl Hdf5Reader {
             info,
             dtype,
             chunk_lines,
+            staged: None,
             cube,
             _file: file,
         })
+    }
+
+    /// The chunk-aligned run of lines to stage for a request of lines `first..end`, or `None`
+    /// to read exactly the request (contiguous storage, or chunks too large to stage).
+    fn staging_run(&self, first: usize, end: usize) -> Option<(usize, usize)> {
+        let cl = self.chunk_lines.filter(|&c| c > 0)?;
+        let from = first - first % cl;
+        let to = end
+            .div_ceil(cl)
+            .saturating_mul(cl)
+            .min(self.info.shape.lines);
+        let line_bytes = self.info.shape.samples as u64 * self.info.shape.bands as u64;
+        let bytes = (to - from) as u64 * line_bytes * self.dtype.size();
+        (bytes <= STAGE_LIMIT_BYTES as u64).then_some((from, to))
     }
 
     /// Lines per chunk of `/cube` (`None` for contiguous storage): the block size that reads
@@ -254,23 +284,27 @@ impl CubeReader for Hdf5Reader {
                 data: Array3::zeros((0, samples, bands)),
             });
         }
-        let sel = s![first..end, .., ..];
-        let data = match self.dtype {
-            CubeDtype::U16 => self
-                .cube
-                .read_slice::<u16, _, Ix3>(sel)
-                .map(|a| a.mapv(f32::from)),
-            CubeDtype::U8 => self
-                .cube
-                .read_slice::<u8, _, Ix3>(sel)
-                .map(|a| a.mapv(f32::from)),
-            CubeDtype::I16 => self
-                .cube
-                .read_slice::<i16, _, Ix3>(sel)
-                .map(|a| a.mapv(f32::from)),
-            CubeDtype::F32 => self.cube.read_slice::<f32, _, Ix3>(sel),
-        }
-        .map_err(|e| h5_error(path, "/cube", format!("reading lines {first}..{end}: {e}")))?;
+        let data = match self.staging_run(first, end) {
+            Some((from, to)) => {
+                // The previous run is dropped before the next one is read.
+                let kept = self.staged.take().filter(|st| st.covers(first, end));
+                let staged = match kept {
+                    Some(st) => st,
+                    None => Staged {
+                        first: from,
+                        data: read_lines(&self.cube, self.dtype, from, to).map_err(|e| {
+                            h5_error(path, "/cube", format!("reading lines {from}..{to}: {e}"))
+                        })?,
+                    },
+                };
+                let data = staged.to_f32(first, end);
+                self.staged = Some(staged);
+                data
+            }
+            None => read_lines(&self.cube, self.dtype, first, end)
+                .map_err(|e| h5_error(path, "/cube", format!("reading lines {first}..{end}: {e}")))?
+                .into_f32(),
+        };
         if data.dim() != (end - first, samples, bands) {
             return Err(Error::ShapeMismatch {
                 path: path.clone(),
@@ -283,6 +317,82 @@ impl CubeReader for Hdf5Reader {
             first_line: first,
             data,
         })
+    }
+}
+
+/// Lines of `/cube` in the file's element type.
+enum Lines {
+    U8(Array3<u8>),
+    U16(Array3<u16>),
+    I16(Array3<i16>),
+    F32(Array3<f32>),
+}
+
+impl Lines {
+    fn len(&self) -> usize {
+        match self {
+            Lines::U8(a) => a.dim().0,
+            Lines::U16(a) => a.dim().0,
+            Lines::I16(a) => a.dim().0,
+            Lines::F32(a) => a.dim().0,
+        }
+    }
+
+    fn into_f32(self) -> Array3<f32> {
+        match self {
+            Lines::U8(a) => a.mapv(f32::from),
+            Lines::U16(a) => a.mapv(f32::from),
+            Lines::I16(a) => a.mapv(f32::from),
+            Lines::F32(a) => a,
+        }
+    }
+}
+
+/// Read lines `first..end` of `cube` as stored.
+fn read_lines(
+    cube: &hdf5::Dataset,
+    dtype: CubeDtype,
+    first: usize,
+    end: usize,
+) -> hdf5::Result<Lines> {
+    let sel = s![first..end, .., ..];
+    Ok(match dtype {
+        CubeDtype::U16 => Lines::U16(cube.read_slice::<u16, _, Ix3>(sel)?),
+        CubeDtype::U8 => Lines::U8(cube.read_slice::<u8, _, Ix3>(sel)?),
+        CubeDtype::I16 => Lines::I16(cube.read_slice::<i16, _, Ix3>(sel)?),
+        CubeDtype::F32 => Lines::F32(cube.read_slice::<f32, _, Ix3>(sel)?),
+    })
+}
+
+/// A chunk-aligned run of lines kept by [`Hdf5Reader`] (module docs, "Chunk staging").
+struct Staged {
+    first: usize,
+    data: Lines,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("first", &self.first)
+            .field("lines", &self.data.len())
+            .finish()
+    }
+}
+
+impl Staged {
+    fn covers(&self, first: usize, end: usize) -> bool {
+        first >= self.first && end <= self.first + self.data.len()
+    }
+
+    /// Lines `first..end` (within the run) converted to `f32`.
+    fn to_f32(&self, first: usize, end: usize) -> Array3<f32> {
+        let rows = s![first - self.first..end - self.first, .., ..];
+        match &self.data {
+            Lines::U8(a) => a.slice(rows).mapv(f32::from),
+            Lines::U16(a) => a.slice(rows).mapv(f32::from),
+            Lines::I16(a) => a.slice(rows).mapv(f32::from),
+            Lines::F32(a) => a.slice(rows).to_owned(),
+        }
     }
 }
 
