@@ -172,9 +172,17 @@ fn payload_pages_are_zstd_like_the_writers_own() {
             );
             assert_eq!(ca.num_values(), cb.num_values());
             assert_eq!(ca.statistics(), cb.statistics(), "{}", ca.column_path());
-            // Same page bodies; headers may differ by a byte or two.
+            // Identity columns: the same page bodies, headers may differ by a byte or two.
+            // Band columns: each BYTE_STREAM_SPLIT stream is a ZSTD block of its own (see
+            // `flatten::pages`), never more than a few block headers larger.
             let (sa, sb) = (ca.compressed_size(), cb.compressed_size());
-            assert!((sa - sb).abs() <= 8, "{}: {sa} vs {sb}", ca.column_path());
+            let band = ca.column_path().string().starts_with('b');
+            let ok = if band {
+                sa <= sb + 16
+            } else {
+                (sa - sb).abs() <= 8
+            };
+            assert!(ok, "{}: {sa} vs {sb}", ca.column_path());
         }
     }
     let page_index = b.metadata().row_groups()[0]

@@ -167,6 +167,11 @@ fn silver_writer_matches_the_arrow_writer_value_for_value_and_in_statistics() {
         },
         EncodingOptions {
             row_group_rows: 1_000,
+            zstd_level: 1,
+            ..EncodingOptions::default()
+        },
+        EncodingOptions {
+            row_group_rows: 1_000,
             bands: BandEncoding::Plain,
             zstd_level: 0,
             ..EncodingOptions::default()
@@ -190,6 +195,16 @@ fn silver_writer_matches_the_arrow_writer_value_for_value_and_in_statistics() {
             .expect("meta");
         let rows: Vec<i64> = m1.row_groups().iter().map(|g| g.num_rows()).collect();
         assert_eq!(rows, vec![1_000, 1_000, 500], "{enc:?}");
+        // A fast ZSTD level (the `full` default) is recorded in the footer.
+        let fast = m1
+            .file_metadata()
+            .key_value_metadata()
+            .into_iter()
+            .flatten()
+            .find(|kv| kv.key == "hsi.band_zstd_level")
+            .and_then(|kv| kv.value.clone());
+        let want = (enc.zstd_level < 0).then(|| enc.zstd_level.to_string());
+        assert_eq!(fast, want, "{enc:?}");
         assert_eq!(m2.row_groups().len(), 3);
         for (g1, g2) in m1.row_groups().iter().zip(m2.row_groups()) {
             assert_eq!(g1.num_rows(), g2.num_rows());

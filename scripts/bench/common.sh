@@ -8,11 +8,13 @@ echo "building release hsi-edge ..." >&2
 cargo build --release -q -p hsi-edge --bin hsi-edge
 bin="$CARGO_TARGET_DIR/release/hsi-edge"
 # The container image's allocator settings (edge/Dockerfile), for every process the benches run,
-# the NumPy baseline included: glibc keeps freed memory instead of trimming and re-faulting it.
+# the NumPy baseline included: glibc keeps freed memory instead of trimming and re-faulting it,
+# and backs the heap with transparent huge pages (fewer page faults).
 # BENCH_GLIBC_TUNED=0 runs everything with glibc's defaults instead.
 if [ "${BENCH_GLIBC_TUNED:-1}" != 0 ]; then
   export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-1073741824}"
   export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-67108864}"
+  export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
 fi
 pin=""
 command -v taskset >/dev/null && pin="taskset -c 0"

@@ -23,6 +23,7 @@ fi
 # The container image's allocator settings (edge/Dockerfile; common.sh sets them too).
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-1073741824}"
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-67108864}"
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
 tansu="${HSI_TANSU:-$HOME/.cache/hsi/tansu-0.6.0/bin/tansu}"
 [ -x "$tansu" ] || { echo "no tansu at $tansu (scripts/bootstrap.sh builds it)" >&2; exit 1; }
 

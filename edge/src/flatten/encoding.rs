@@ -13,6 +13,7 @@
 //! Identity columns keep Parquet's defaults (dictionary for strings, which are constant per cube).
 
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
@@ -31,13 +32,19 @@ pub enum BandEncoding {
     ByteStreamSplit,
 }
 
+/// Key-value metadata key holding the band columns' ZSTD level when it is a fast (negative)
+/// level, which `parquet`'s `ZstdLevel` cannot carry (see [`EncodingOptions::zstd_level`]).
+pub const BAND_ZSTD_LEVEL_KEY: &str = "hsi.band_zstd_level";
+
 /// The Parquet encoding settings of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EncodingOptions {
     /// Encoding of the band columns.
     pub bands: BandEncoding,
-    /// ZSTD level (0 = no compression, 1..=22).
+    /// ZSTD level of the band columns: 1..=22, or negative for ZSTD's fast levels (with the
+    /// literals still Huffman-coded, see `flatten::pages`), 0 = no compression. The other
+    /// columns use the same level when it is positive, level 1 when it is negative.
     pub zstd_level: i32,
     /// Keep this many mantissa bits of each band value (`None` = lossless).
     pub mantissa_bits: Option<u8>,
@@ -49,7 +56,7 @@ impl Default for EncodingOptions {
     fn default() -> Self {
         EncodingOptions {
             bands: BandEncoding::ByteStreamSplit,
-            zstd_level: 1,
+            zstd_level: -50,
             mantissa_bits: None,
             row_group_rows: 65_536,
         }
@@ -59,12 +66,14 @@ impl Default for EncodingOptions {
 impl EncodingOptions {
     /// Writer properties for a Silver file with this grid.
     pub fn writer_properties(&self, grid_nm: &[f32]) -> WriterProperties {
-        let compression = if self.zstd_level <= 0 {
-            Compression::UNCOMPRESSED
-        } else {
-            ZstdLevel::try_new(self.zstd_level.min(22))
+        let zstd = |level: i32| {
+            ZstdLevel::try_new(level.min(22))
                 .map(Compression::ZSTD)
                 .unwrap_or(Compression::ZSTD(ZstdLevel::default()))
+        };
+        let compression = match self.zstd_level {
+            0 => Compression::UNCOMPRESSED,
+            l => zstd(l.max(1)),
         };
         let mut b = WriterProperties::builder()
             .set_writer_version(WriterVersion::PARQUET_1_0)
@@ -72,6 +81,14 @@ impl EncodingOptions {
             .set_max_row_group_row_count(Some(self.row_group_rows.max(1)))
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_created_by(format!("hsi-edge {}", env!("CARGO_PKG_VERSION")));
+        if self.zstd_level < 0 {
+            // The `parquet` crate's ZSTD levels start at 1: a fast level travels to the band
+            // page encoder in the file's key-value metadata (and documents itself there).
+            b = b.set_key_value_metadata(Some(vec![KeyValue::new(
+                BAND_ZSTD_LEVEL_KEY.to_owned(),
+                self.zstd_level.to_string(),
+            )]));
+        }
         for &nm in grid_nm {
             let col = ColumnPath::from(band_column_name(nm));
             b = match self.bands {

@@ -72,10 +72,22 @@ pub(crate) struct PageEncoder {
 }
 
 impl PageEncoder {
-    /// An encoder compressing pages with ZSTD at `level` (`None`: uncompressed).
-    pub(crate) fn new(level: Option<ZstdLevel>) -> Result<Self> {
+    /// An encoder compressing pages with ZSTD at `level` (`None`: uncompressed), or at the
+    /// fast (negative) level `fast` when given.
+    pub(crate) fn new(level: Option<ZstdLevel>, fast: Option<i32>) -> Result<Self> {
         let zstd = match level {
-            Some(l) => Some(zstd::bulk::Compressor::new(l.compression_level())?),
+            Some(l) => {
+                let l = fast.unwrap_or(l.compression_level());
+                let mut z = zstd::bulk::Compressor::new(l)?;
+                if l < 0 {
+                    // Fast levels turn Huffman coding of literals off by default; the sign,
+                    // exponent and high mantissa streams need it.
+                    z.set_parameter(zstd::zstd_safe::CParameter::LiteralCompressionMode(
+                        zstd::zstd_safe::ParamSwitch::Enable,
+                    ))?;
+                }
+                Some(z)
+            }
             None => None,
         };
         Ok(PageEncoder {

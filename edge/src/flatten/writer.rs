@@ -35,6 +35,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::constant::ConstantChunk;
+use super::encoding::BAND_ZSTD_LEVEL_KEY;
 use super::pages::{BandChunk, PageEncoder, ValueLayout};
 use super::schema::band_wavelength;
 
@@ -70,6 +71,15 @@ enum Column {
     Placeholder,
 }
 
+/// Both ZSTD (at any level: the level is not part of the file) or both uncompressed.
+fn same_codec(a: Compression, b: Compression) -> bool {
+    matches!(
+        (a, b),
+        (Compression::ZSTD(_), Compression::ZSTD(_))
+            | (Compression::UNCOMPRESSED, Compression::UNCOMPRESSED)
+    )
+}
+
 impl<W: Write + Send> SilverWriter<W> {
     /// A writer of `schema` batches into `sink` with `props` (e.g.
     /// [`EncodingOptions::writer_properties`]). Band columns (`Float32` fields named like
@@ -102,7 +112,14 @@ impl<W: Write + Send> SilverWriter<W> {
                 (*level.get_or_insert(codec) == codec).then_some(layout)
             })
             .collect();
-        let pages = PageEncoder::new(level.flatten())?;
+        let fast = props
+            .key_value_metadata()
+            .into_iter()
+            .flatten()
+            .find(|kv| kv.key == BAND_ZSTD_LEVEL_KEY)
+            .and_then(|kv| kv.value.as_deref()?.parse::<i32>().ok())
+            .filter(|l| *l < 0);
+        let pages = PageEncoder::new(level.flatten(), fast)?;
         // Required string columns with the band columns' compression and the default
         // (dictionary) encoding: tried as constant columns (see `constant.rs`).
         let constant: Vec<bool> = schema
@@ -116,7 +133,7 @@ impl<W: Write + Send> SilverWriter<W> {
                     && !f.is_nullable()
                     && props.dictionary_enabled(&path)
                     && props.encoding(&path).is_none()
-                    && props.compression(&path) == pages.compression()
+                    && same_codec(props.compression(&path), pages.compression())
             })
             .collect();
         let row_group_rows = props.max_row_group_row_count().unwrap_or(1 << 20).max(1);
