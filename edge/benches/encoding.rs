@@ -3,14 +3,18 @@
 //! Synthesises a 256×256-pixel field-trial cube from the USGS spectra (with shot noise),
 //! calibrates it with the CPU path, then writes the same record batches with each candidate
 //! encoding into memory and prints bytes per pixel, the ratio to the raw u16 cube, and the
-//! encode rate. `cargo bench -p hsi-edge --bench encoding`. Figures: docs/benchmarks.md.
+//! encode rate. Files are written by hsi-edge's `SilverWriter` (each BYTE_STREAM_SPLIT stream a
+//! ZSTD block of its own); rows marked "ArrowWriter" by the `parquet` crate's writer (one ZSTD
+//! block per page), for comparison. `cargo bench -p hsi-edge --bench encoding`. Figures: docs/benchmarks.md.
 
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use hsi_edge::calib::{CalibrationConfig, CalibrationPlan, CpuCalibrator};
 use hsi_edge::flatten::encoding::quantize_mantissa;
-use hsi_edge::flatten::{BandEncoding, BatchSink, EncodingOptions, Flattener, Pipeline};
+use hsi_edge::flatten::{
+    BandEncoding, BatchSink, EncodingOptions, Flattener, Pipeline, SilverWriter,
+};
 use hsi_edge::process::{NoProgress, run_blocks};
 use hsi_edge::read;
 use hsi_edge::synth::{self, SynthConfig};
@@ -65,9 +69,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("plain + zstd(1)", BandEncoding::Plain, 1, None),
         ("dictionary + zstd(1)", BandEncoding::Dictionary, 1, None),
         (
+            "bss + zstd(1), ArrowWriter",
+            BandEncoding::ByteStreamSplit,
+            1,
+            None,
+        ),
+        (
             "byte_stream_split + zstd(1)",
             BandEncoding::ByteStreamSplit,
             1,
+            None,
+        ),
+        (
+            "bss + zstd(-50), Huffman literals",
+            BandEncoding::ByteStreamSplit,
+            -50,
             None,
         ),
         (
@@ -126,15 +142,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for _ in 0..3 {
             let t = Instant::now();
             let mut buf = Vec::new();
-            let mut w = ArrowWriter::try_new(
-                &mut buf,
-                flattener.schema().clone(),
-                Some(opts.writer_properties(&plan.grid_nm)),
-            )?;
-            for b in &input {
-                w.write(b)?;
+            let props = opts.writer_properties(&plan.grid_nm);
+            if name.ends_with("ArrowWriter") {
+                let mut w =
+                    ArrowWriter::try_new(&mut buf, flattener.schema().clone(), Some(props))?;
+                for b in &input {
+                    w.write(b)?;
+                }
+                w.close()?;
+            } else {
+                let mut w = SilverWriter::try_new(&mut buf, flattener.schema().clone(), props)?;
+                for b in &input {
+                    w.write(b)?;
+                }
+                w.finish()?;
             }
-            w.close()?;
             best = best.min(t.elapsed().as_secs_f64());
             size = buf.len();
         }
