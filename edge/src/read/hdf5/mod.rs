@@ -297,6 +297,14 @@ impl CubeReader for Hdf5Reader {
                         })?,
                     },
                 };
+                if !staged.covers(first, end) {
+                    return Err(Error::ShapeMismatch {
+                        path: path.clone(),
+                        key: "/cube".into(),
+                        expected: shape_str(&[to - from, samples, bands]),
+                        found: shape_str(&[staged.data.len(), samples, bands]),
+                    });
+                }
                 let data = staged.to_f32(first, end);
                 self.staged = Some(staged);
                 data
