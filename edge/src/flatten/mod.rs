@@ -5,13 +5,14 @@
 //! - [`encoding`]: Parquet encodings chosen by measurement, and mantissa quantisation.
 //! - [`profile`]: the `full` and `field` output profiles.
 //! - [`writer`]: [`SilverWriter`], batches → one Parquet file, band columns through
-//!   `pages` (a purpose-built page encoder for dense float columns) and per-cube constant
-//!   strings through `constant`.
+//!   `pages` (a purpose-built page encoder for dense float columns, framing its pages with
+//!   `frame`) and per-cube constant strings through `constant`.
 //! - [`parquet`]: [`ParquetFileSink`], an atomically-renamed Parquet file.
 
 pub mod batch;
 mod constant;
 pub mod encoding;
+mod frame;
 mod pages;
 pub mod parquet;
 pub mod profile;

@@ -13,7 +13,8 @@
 //! - **values** PLAIN or BYTE_STREAM_SPLIT (byte `k` of every value in stream `k`, streams
 //!   concatenated), only the non-null ones;
 //! - the page body (levels + values) compressed with one ZSTD context reused for the whole
-//!   file ([`PageEncoder`]), at the profile's level;
+//!   file ([`PageEncoder`]), at the profile's level, as one frame with a block per stream
+//!   whose noise streams are stored raw without compressing them ([`super::frame`]);
 //! - **chunk statistics**: min/max ignoring NaN (none when every value is NaN or null), with
 //!   ±0 written as −0 for the minimum and +0 for the maximum as the Parquet spec asks, and
 //!   the null count. No page statistics and no column index (the Arrow writer with
@@ -37,6 +38,8 @@ use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
 use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
+
+use super::frame::{FrameWriter, Zstd, compress_pieces, pieces};
 
 /// How a band column's values are laid out in a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +66,11 @@ pub(crate) const PAGE_VALUES: usize = 32 * 1024;
 /// Scratch space and the reused ZSTD context, shared by every band column of a file.
 pub(crate) struct PageEncoder {
     level: Option<ZstdLevel>,
-    zstd: Option<zstd::bulk::Compressor<'static>>,
+    zstd: Option<Zstd>,
+    /// Per band column (by field index): what its probe pages learnt ([`super::frame`]).
+    frames: Vec<FrameWriter>,
+    /// The inner frame of a page with a raw prefix.
+    packed: Vec<u8>,
     /// Definition levels of the page being written.
     levels: Vec<u8>,
     /// The values of a page with nulls, in page layout.
@@ -78,7 +85,7 @@ impl PageEncoder {
         let zstd = match level {
             Some(l) => {
                 let l = fast.unwrap_or(l.compression_level());
-                let mut z = zstd::bulk::Compressor::new(l)?;
+                let mut z = Zstd::new(l)?;
                 if l < 0 {
                     // Fast levels turn Huffman coding of literals off by default; the sign,
                     // exponent and high mantissa streams need it.
@@ -93,6 +100,8 @@ impl PageEncoder {
         Ok(PageEncoder {
             level,
             zstd,
+            frames: Vec::new(),
+            packed: Vec::new(),
             levels: Vec::new(),
             scratch: Vec::new(),
             values: Vec::new(),
@@ -143,12 +152,12 @@ impl PageEncoder {
         let done = match chunk.layout {
             ValueLayout::Plain => {
                 plain_bytes(&values, &mut scratch);
-                self.page(chunk, array.len(), array.nulls(), &[&scratch])
+                self.page(chunk, array.len(), array.nulls(), &scratch, &[])
             }
             ValueLayout::ByteStreamSplit => {
                 split_streams(&values, &mut scratch);
-                let streams: Vec<&[u8]> = scratch.chunks(m.max(1)).collect();
-                self.page(chunk, array.len(), array.nulls(), &streams)
+                let cuts = [m, 2 * m, 3 * m];
+                self.page(chunk, array.len(), array.nulls(), &scratch, &cuts)
             }
         };
         self.values = values;
@@ -162,12 +171,17 @@ impl PageEncoder {
         if m == 0 {
             return Ok(());
         }
-        let buf = std::mem::take(&mut chunk.buf);
+        let mut buf = std::mem::take(&mut chunk.buf);
         let done = match chunk.layout {
-            ValueLayout::Plain => self.page(chunk, m, None, &[&buf[..4 * m]]),
+            ValueLayout::Plain => self.page(chunk, m, None, &buf[..4 * m], &[]),
             ValueLayout::ByteStreamSplit => {
-                let s = |k: usize| &buf[k * PAGE_VALUES..k * PAGE_VALUES + m];
-                self.page(chunk, m, None, &[s(0), s(1), s(2), s(3)])
+                if m < PAGE_VALUES {
+                    // A short page: the streams move up against each other.
+                    for k in 1..4 {
+                        buf.copy_within(k * PAGE_VALUES..k * PAGE_VALUES + m, k * m);
+                    }
+                }
+                self.page(chunk, m, None, &buf[..4 * m], &[m, 2 * m, 3 * m])
             }
         };
         chunk.buf = buf;
@@ -175,22 +189,31 @@ impl PageEncoder {
         done
     }
 
-    /// One data page of `n` rows whose non-null values are `pieces` (the PLAIN bytes, or the
-    /// four BYTE_STREAM_SPLIT streams) and whose validity is `nulls`.
+    /// One data page of `n` rows whose non-null values are `body` (the PLAIN bytes, or the
+    /// four BYTE_STREAM_SPLIT streams, which end at `cuts`) and whose validity is `nulls`.
     fn page(
         &mut self,
         chunk: &mut BandChunk,
         n: usize,
         nulls: Option<&NullBuffer>,
-        pieces: &[&[u8]],
+        body: &[u8],
+        cuts: &[usize],
     ) -> Result<()> {
         let num_values = u32::try_from(n)
             .map_err(|_| ParquetError::General(format!("page of {n} values is too large")))?;
-        let stored = pieces.iter().map(|p| p.len()).sum::<usize>() / 4;
+        let stored = body.len() / 4;
         self.levels.clear();
         write_def_levels(&mut self.levels, n, nulls);
         let uncompressed = self.levels.len() + 4 * stored;
-        let buf = compress_pieces(self.zstd.as_mut(), &self.levels, pieces)?;
+        let buf = match self.zstd.as_mut() {
+            Some(z) => {
+                if self.frames.len() <= chunk.column {
+                    self.frames.resize(chunk.column + 1, FrameWriter::default());
+                }
+                self.frames[chunk.column].compress(z, &mut self.packed, &self.levels, body, cuts)?
+            }
+            None => compress_pieces(None, &self.levels, &pieces(body, cuts))?,
+        };
         chunk.nulls += (n - stored) as u64;
         chunk.num_values += n as u64;
         let page = Page::DataPage {
@@ -214,72 +237,11 @@ impl PageEncoder {
     }
 }
 
-/// `head` followed by `pieces`, as one ZSTD frame when `zstd` is given (else concatenated).
-///
-/// Each piece ends a ZSTD block (`ZSTD_e_flush`), so the BYTE_STREAM_SPLIT streams are blocks
-/// of their own within the one frame: ZSTD chooses per block whether and how to entropy-code
-/// the literals, so the noise streams of the low mantissa bytes are stored raw after a quick
-/// check instead of being Huffman-coded with the sign/exponent stream under one table for
-/// four different distributions (7.7 % smaller `full` files, `docs/benchmarks.md`). Any
-/// ZSTD decoder reads the frame; nothing about it is specific to this writer.
-fn compress_pieces(
-    zstd: Option<&mut zstd::bulk::Compressor<'static>>,
-    head: &[u8],
-    pieces: &[&[u8]],
-) -> Result<Bytes> {
-    use zstd::zstd_safe::zstd_sys::ZSTD_EndDirective;
-    use zstd::zstd_safe::{InBuffer, OutBuffer};
-    let total = head.len() + pieces.iter().map(|p| p.len()).sum::<usize>();
-    let Some(z) = zstd else {
-        let mut body = Vec::with_capacity(total);
-        body.extend_from_slice(head);
-        pieces.iter().for_each(|p| body.extend_from_slice(p));
-        return Ok(Bytes::from(body));
-    };
-    let mut packed =
-        Vec::with_capacity(zstd::zstd_safe::compress_bound(total) + 16 * (pieces.len() + 1));
-    let zerr = |code: usize| {
-        ParquetError::General(format!("ZSTD: {}", zstd::zstd_safe::get_error_name(code)))
-    };
-    let cx = z.context_mut();
-    cx.reset(zstd::zstd_safe::ResetDirective::SessionOnly)
-        .map_err(zerr)?;
-    cx.set_pledged_src_size(Some(total as u64)).map_err(zerr)?;
-    let mut out = OutBuffer::around(&mut packed);
-    let last = pieces.len();
-    let inputs = std::iter::once(head).chain(pieces.iter().copied());
-    for (i, piece) in inputs.enumerate() {
-        let op = if i == last {
-            ZSTD_EndDirective::ZSTD_e_end
-        } else if i == 0 {
-            // The few bytes of levels share the first stream's block.
-            ZSTD_EndDirective::ZSTD_e_continue
-        } else {
-            ZSTD_EndDirective::ZSTD_e_flush
-        };
-        let mut input = InBuffer::around(piece);
-        loop {
-            let before = (out.pos(), input.pos);
-            let left = cx
-                .compress_stream2(&mut out, &mut input, op)
-                .map_err(zerr)?;
-            let consumed = input.pos == input.src.len();
-            if consumed && (left == 0 || op == ZSTD_EndDirective::ZSTD_e_continue) {
-                break;
-            }
-            if (out.pos(), input.pos) == before {
-                return Err(ParquetError::General(
-                    "ZSTD made no progress: output buffer too small".into(),
-                ));
-            }
-        }
-    }
-    Ok(Bytes::from(packed))
-}
-
 /// One band column's chunk of the current row group, as encoded pages in memory.
 pub(crate) struct BandChunk {
     descr: ColumnDescPtr,
+    /// The column's index in the schema (keys the encoder's per-column state).
+    column: usize,
     layout: ValueLayout,
     sink: TrackedWrite<Vec<u8>>,
     stats: MinMax,
@@ -298,12 +260,18 @@ pub(crate) struct BandChunk {
 }
 
 impl BandChunk {
-    /// An empty chunk of column `descr` with `layout` values, with room for `rows`
-    /// uncompressed values (up to a row group of 64 Ki; the buffer is allocated once, not
-    /// grown page by page).
-    pub(crate) fn new(descr: ColumnDescPtr, layout: ValueLayout, rows: usize) -> Self {
+    /// An empty chunk of column `descr` (schema index `column`) with `layout` values, with
+    /// room for `rows` uncompressed values (up to a row group of 64 Ki; the buffer is
+    /// allocated once, not grown page by page).
+    pub(crate) fn new(
+        descr: ColumnDescPtr,
+        column: usize,
+        layout: ValueLayout,
+        rows: usize,
+    ) -> Self {
         BandChunk {
             descr,
+            column,
             layout,
             sink: TrackedWrite::new(Vec::with_capacity(4 * rows.min(1 << 16) + 4096)),
             stats: MinMax::default(),

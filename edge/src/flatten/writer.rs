@@ -210,8 +210,9 @@ impl<W: Write + Send> SilverWriter<W> {
             .into_iter()
             .zip(descrs)
             .zip(self.band.iter().zip(&self.constant))
-            .map(|((w, d), (&band, &constant))| match band {
-                Some(layout) => Column::Band(BandChunk::new(d, layout, self.row_group_rows)),
+            .enumerate()
+            .map(|(i, ((w, d), (&band, &constant)))| match band {
+                Some(layout) => Column::Band(BandChunk::new(d, i, layout, self.row_group_rows)),
                 None if constant => Column::Constant(ConstantChunk::new(d), w),
                 None => Column::Arrow(w),
             })
