@@ -9,7 +9,7 @@ use hsi_edge::calib::{
 };
 use hsi_edge::cube::{
     Bands, CubeHeader, CubeInfo, DataKind, FlatFieldFrames, GainFrames, LineBlock, Radiometry,
-    Shape,
+    Shape, StoredBlock,
 };
 use ndarray::{Array1, Array2, Array3, ShapeBuilder, s};
 
@@ -542,6 +542,70 @@ fn misaligned_blocks_are_refused() {
     assert!(reason(err).contains("aligned"));
     let err = cpu
         .calibrate(&plan, &block(0, Array3::zeros((2, 3, 4))))
+        .expect_err("wrong samples");
+    assert!(reason(err).contains("does not fit"));
+}
+
+/// u16 blocks calibrated as stored (converted inside the kernel) give the bits the `f32` path
+/// gives, for every product and with binning, fill pixels included; and the same checks
+/// refuse the same blocks.
+#[test]
+fn u16_blocks_calibrate_as_stored_to_the_same_bits() {
+    let (lines, samples) = (6, 70);
+    let wl: Vec<f32> = (0..40).map(|b| 420.0 + 15.0 * b as f32).collect();
+    let mut i = info(lines, samples, wl, DataKind::RawDn);
+    i.ignore_value = Some(0.0);
+    i.radiometry = Some(Radiometry::FlatField(FlatFieldFrames {
+        dark: Array2::from_shape_fn((samples, 40), |(s, b)| 90.0 + (s % 7) as f32 + b as f32),
+        white: Array2::from_shape_fn((samples, 40), |(s, b)| 20_000.0 + 13.0 * (s + b) as f32),
+        panel_reflectance: Array1::from_elem(40, 0.98),
+    }));
+    let dn = Array3::from_shape_fn((lines, samples, 40), |(l, s, b)| {
+        if (l, s) == (2, 5) {
+            0 // a fill pixel: no-data in every output band
+        } else {
+            (500 + 37 * l + 101 * s + 53 * b + (l * s * b) % 97) as u16
+        }
+    });
+    let as_f32 = block(0, dn.mapv(f32::from));
+    for (binning, product) in [
+        (1, hsi_edge::calib::Product::Sparse),
+        (2, hsi_edge::calib::Product::Sparse),
+        (1, hsi_edge::calib::Product::Dense),
+    ] {
+        let cfg = CalibrationConfig {
+            binning,
+            ..CalibrationConfig::default()
+        };
+        let plan = CalibrationPlan::build(&i, &cfg).expect("plan");
+        let mut cpu = CpuCalibrator::with_product(product);
+        let want = cpu.calibrate(&plan, &as_f32).expect("f32 block");
+        let stored = StoredBlock::U16 {
+            first_line: 0,
+            data: dn.clone().into_shared(),
+        };
+        let got = cpu.calibrate_stored(&plan, &stored).expect("u16 block");
+        assert_eq!(got.first_line, want.first_line);
+        assert_eq!(got.data.dim(), want.data.dim(), "k={binning} {product:?}");
+        for ((idx, a), b) in got.data.indexed_iter().zip(want.data.iter()) {
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "k={binning} {product:?} at {idx:?}"
+            );
+        }
+        if binning == 1 {
+            assert!(got.data.slice(s![2, 5, ..]).iter().all(|v| v.is_nan()));
+            assert!(got.data.slice(s![2, 6, ..]).iter().all(|v| v.is_finite()));
+        }
+    }
+    let plan = CalibrationPlan::build(&i, &CalibrationConfig::default()).expect("plan");
+    let wrong = StoredBlock::U16 {
+        first_line: 0,
+        data: Array3::<u16>::zeros((2, samples - 1, 40)).into_shared(),
+    };
+    let err = CpuCalibrator::default()
+        .calibrate_stored(&plan, &wrong)
         .expect_err("wrong samples");
     assert!(reason(err).contains("does not fit"));
 }

@@ -6,6 +6,7 @@ use chrono::{TimeZone, Utc};
 use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hsi_edge::cube::{
     Bands, CubeHeader, CubeReader, DataKind, FlatFieldFrames, GainFrames, Radiometry, Shape,
+    StoredBlock,
 };
 use hsi_edge::read::hdf5::{Hdf5CubeWriter, Hdf5Reader, StringStyle, WriterOptions};
 use ndarray::{Array1, Array2, Array3, arr0, s};
@@ -93,6 +94,17 @@ fn assert_block_values(r: &mut Hdf5Reader, first: usize, count: usize) {
             "line {} sample {s} band {b}",
             first + l
         );
+    }
+    // The same lines as stored: u16, unconverted.
+    match r.read_block_stored(first, count).unwrap() {
+        StoredBlock::U16 { first_line, data } => {
+            assert_eq!(first_line, first);
+            assert_eq!(data.dim(), (n, SAMPLES, BANDS));
+            for ((l, s, b), v) in data.indexed_iter() {
+                assert_eq!(*v, dn(first + l, s, b), "stored line {}", first + l);
+            }
+        }
+        StoredBlock::F32(b) => assert_eq!(n, 0, "a u16 cube read as f32: {:?}", b.data.dim()),
     }
 }
 

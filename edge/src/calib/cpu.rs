@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array3, ArrayView2, ArrayViewMut2, s};
 
-use crate::cube::LineBlock;
+use crate::cube::{LineBlock, StoredBlock};
 use crate::error::{Error, Result};
 
 use super::binning::BinSums;
@@ -66,10 +66,11 @@ pub enum Product {
 
 const EXP_MASK: u32 = 0x7f80_0000;
 
-/// Calibrate one pixel's kept bands into `out`; returns whether the pixel has data.
+/// Calibrate one pixel's kept bands into `out`; returns whether the pixel has data. `T` is
+/// the block's element type (`f32`, or u16 DN converted here, in registers).
 #[inline]
-fn calibrate_pixel(
-    raw: &[f32],
+fn calibrate_pixel<T: Copy + Into<f32>>(
+    raw: &[T],
     runs: &[GatherRun],
     factor: &[f32],
     offset: &[f32],
@@ -87,10 +88,10 @@ fn calibrate_pixel(
             return false;
         };
         for (((o, &x), &f), &g) in dst.iter_mut().zip(src).zip(f).zip(g) {
-            *o = x * f + g;
+            *o = x.into() * f + g;
         }
         if all_fill && let Some(fill) = ignore {
-            all_fill = src.iter().all(|&v| v == fill);
+            all_fill = src.iter().all(|&v| v.into() == fill);
         }
     }
     let non_finite = out
@@ -157,27 +158,28 @@ impl CpuCalibrator {
     }
 
     /// Steps 1–2 fused into the sparse resampling, tile by tile ([`SpectralTaps::apply_with`]):
-    /// the default path without binning. Returns the band-major block.
-    fn fused_sparse(
+    /// the default path without binning, over a checked block's values (`[lines, samples,
+    /// bands]` in standard layout, `f32` or u16). Returns the band-major block.
+    fn fused_sparse<T: Copy + Into<f32>>(
         &mut self,
         plan: &CalibrationPlan,
-        block: &LineBlock,
-        rows: usize,
+        raw: &[T],
+        lines: usize,
         mut out: Vec<f32>,
         tile: &mut Vec<f32>,
     ) -> Result<Array3<f32>> {
-        let raw = check_block(plan, block)?;
-        let raw: &[f32] = &raw;
         let (samples, bands) = (plan.shape().samples, plan.shape().bands);
         let kept = plan.kept_bands().len();
         let grid = plan.grid_nm.len();
         let taps = plan.spectral_taps();
+        let rows = lines * samples;
         if raw.len() != rows * bands
             || taps.cols() != grid
             || taps.work_per_pixel().1 != kept * grid
         {
             return Err(shape_error(plan, "resampling operands disagree"));
         }
+        out.resize(rows * grid, 0.0);
         let rad = plan.radiometric();
         let (runs, ignore) = (plan.gather_runs(), plan.ignore_value());
         self.valid.clear();
@@ -192,7 +194,6 @@ impl CpuCalibrator {
             }
         });
         mark_invalid(&mut out, rows, &self.valid);
-        let lines = block.data.dim().0;
         Ok(Array3::from_shape_vec((grid, lines, samples), out)
             .map_err(|e| shape_error(plan, e))?
             .permuted_axes([1, 2, 0]))
@@ -227,6 +228,34 @@ impl Calibrator for CpuCalibrator {
         "cpu"
     }
 
+    /// u16 blocks go straight into the fused sparse kernel, converted in registers (the
+    /// default path); other products and binning take the `f32` conversion.
+    fn calibrate_stored(
+        &mut self,
+        plan: &CalibrationPlan,
+        block: &StoredBlock,
+    ) -> Result<CalibratedBlock> {
+        let StoredBlock::U16 { first_line, data } = block else {
+            return self.calibrate(plan, &block.to_f32());
+        };
+        if self.product != Product::Sparse || plan.binning != 1 {
+            return self.calibrate(plan, &block.to_f32());
+        }
+        check_shape(plan, *first_line, data.dim())?;
+        let raw = match data.as_slice() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(data.iter().copied().collect()),
+        };
+        let mut tile = std::mem::take(&mut self.tile);
+        let out = Vec::new();
+        let result = self.fused_sparse(plan, &raw, data.dim().0, out, &mut tile);
+        self.tile = tile;
+        Ok(CalibratedBlock {
+            first_line: *first_line,
+            data: result?,
+        })
+    }
+
     fn calibrate(&mut self, plan: &CalibrationPlan, block: &LineBlock) -> Result<CalibratedBlock> {
         let lines = block.data.dim().0;
         let out_lines = plan.out_lines_for(lines);
@@ -236,7 +265,8 @@ impl Calibrator for CpuCalibrator {
         let product = self.product;
         let mut tile = std::mem::take(&mut self.tile);
         if product == Product::Sparse && plan.binning == 1 {
-            let data = self.fused_sparse(plan, block, rows, out, &mut tile);
+            let data = check_block(plan, block)
+                .and_then(|raw| self.fused_sparse(plan, &raw, lines, out, &mut tile));
             self.tile = tile;
             return Ok(CalibratedBlock {
                 first_line: block.first_line,
@@ -320,7 +350,16 @@ pub(crate) fn check_block<'a>(
     plan: &CalibrationPlan,
     block: &'a LineBlock,
 ) -> Result<Cow<'a, [f32]>> {
-    let (lines, samples, bands) = block.data.dim();
+    check_shape(plan, block.first_line, block.data.dim())?;
+    Ok(match block.data.as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(block.data.iter().copied().collect()),
+    })
+}
+
+/// The shape and alignment checks of [`check_block`], for a block of `dim` from line `first`.
+fn check_shape(plan: &CalibrationPlan, first: usize, dim: (usize, usize, usize)) -> Result<()> {
+    let (lines, samples, bands) = dim;
     let shape = plan.shape();
     let k = plan.binning.max(1);
     let err = |reason: String| Error::Calibration {
@@ -334,24 +373,20 @@ pub(crate) fn check_block<'a>(
             shape.lines, shape.samples, shape.bands
         )));
     }
-    let end = block.first_line + lines;
+    let end = first + lines;
     if end > shape.lines {
         return Err(err(format!(
-            "block lines {}..{end} run past the cube's {} lines",
-            block.first_line, shape.lines
+            "block lines {first}..{end} run past the cube's {} lines",
+            shape.lines
         )));
     }
-    if !block.first_line.is_multiple_of(k) || (!lines.is_multiple_of(k) && end != shape.lines) {
+    if !first.is_multiple_of(k) || (!lines.is_multiple_of(k) && end != shape.lines) {
         return Err(err(format!(
-            "block lines {}..{end} are not aligned to the {k}×{k} binning (only the last \
-             block may have a line count that is not a multiple of {k})",
-            block.first_line
+            "block lines {first}..{end} are not aligned to the {k}×{k} binning (only the last \
+             block may have a line count that is not a multiple of {k})"
         )));
     }
-    Ok(match block.data.as_slice() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(block.data.iter().copied().collect()),
-    })
+    Ok(())
 }
 
 fn shape_error(plan: &CalibrationPlan, e: impl std::fmt::Display) -> Error {

@@ -42,7 +42,7 @@
 
 use ndarray::Array3;
 
-use crate::cube::LineBlock;
+use crate::cube::{LineBlock, StoredBlock};
 use crate::error::Result;
 
 pub mod badbands;
@@ -81,4 +81,15 @@ pub trait Calibrator: Send {
     fn name(&self) -> &'static str;
     /// Calibrate one block with a plan built for its cube.
     fn calibrate(&mut self, plan: &CalibrationPlan, block: &LineBlock) -> Result<CalibratedBlock>;
+
+    /// [`calibrate`](Self::calibrate) a block in the cube's stored element type: the same
+    /// output. Backends that convert while they compute override it; the default converts
+    /// the block to `f32` first.
+    fn calibrate_stored(
+        &mut self,
+        plan: &CalibrationPlan,
+        block: &StoredBlock,
+    ) -> Result<CalibratedBlock> {
+        self.calibrate(plan, &block.to_f32())
+    }
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use ndarray::{Array1, Array2, Array3};
+use ndarray::{ArcArray, Array1, Array2, Array3, Ix3};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -232,6 +232,52 @@ pub struct LineBlock {
     pub data: Array3<f32>,
 }
 
+/// A run of consecutive lines in the element type the cube stores, for calibrators that
+/// convert to `f32` as they compute ([`CubeReader::read_block_stored`]): u16 DN, the common
+/// sensor format, stays half the size of its `f32` conversion until it is calibrated.
+#[derive(Debug, Clone)]
+pub enum StoredBlock {
+    /// Values as `f32` (stored so, or converted by the reader).
+    F32(LineBlock),
+    /// Unsigned 16-bit values, `[lines, samples, bands]`, BIP order; shared with the
+    /// reader's staging buffer rather than copied out of it.
+    U16 {
+        /// Index of the first line in the cube.
+        first_line: usize,
+        /// The values.
+        data: ArcArray<u16, Ix3>,
+    },
+}
+
+impl StoredBlock {
+    /// Index of the first line in the cube.
+    pub fn first_line(&self) -> usize {
+        match self {
+            StoredBlock::F32(b) => b.first_line,
+            StoredBlock::U16 { first_line, .. } => *first_line,
+        }
+    }
+
+    /// `(lines, samples, bands)`.
+    pub fn dim(&self) -> (usize, usize, usize) {
+        match self {
+            StoredBlock::F32(b) => b.data.dim(),
+            StoredBlock::U16 { data, .. } => data.dim(),
+        }
+    }
+
+    /// The block as `f32` (converted when stored otherwise).
+    pub fn to_f32(&self) -> std::borrow::Cow<'_, LineBlock> {
+        match self {
+            StoredBlock::F32(b) => std::borrow::Cow::Borrowed(b),
+            StoredBlock::U16 { first_line, data } => std::borrow::Cow::Owned(LineBlock {
+                first_line: *first_line,
+                data: data.mapv(f32::from),
+            }),
+        }
+    }
+}
+
 /// A cube opened for block-wise reading.
 pub trait CubeReader: Send {
     /// Metadata, available without reading pixels.
@@ -239,6 +285,12 @@ pub trait CubeReader: Send {
 
     /// Read lines `first..first+count` (clamped to the cube) as one block.
     fn read_block(&mut self, first: usize, count: usize) -> Result<LineBlock>;
+
+    /// [`read_block`](Self::read_block), leaving values in the stored element type where the
+    /// reader can (u16 cubes); the same lines, values and errors.
+    fn read_block_stored(&mut self, first: usize, count: usize) -> Result<StoredBlock> {
+        self.read_block(first, count).map(StoredBlock::F32)
+    }
 
     /// Iterate over the cube in blocks of `lines_per_block` lines.
     fn blocks(&mut self, lines_per_block: usize) -> Blocks<'_, Self>

@@ -15,17 +15,18 @@ use std::time::{Duration, Instant};
 pub use rss::peak_rss_bytes;
 
 use crate::calib::{CalibrationConfig, CalibrationPlan, Calibrator};
-use crate::cube::{CubeReader, LineBlock};
+use crate::cube::{CubeReader, LineBlock, StoredBlock};
 use crate::error::Result;
 use crate::flatten::{BatchSink, Flattener, ParquetFileSink, Pipeline, Profile};
 use crate::read;
 
 /// Target size of one block in memory (as `f32`). Measured (`docs/benchmarks.md`): 8 MiB
-/// took 14–16 % less CPU than 32 MiB on the 256 MB cube. Buffers this size are reused by the
+/// took 14–16 % less CPU than 32 MiB on the 256 MB cube, and 4 MiB ~10 % less than 8 MiB
+/// (median of 11 interleaved runs; 2 MiB was no better). Buffers this size are reused by the
 /// allocator from block to block, where 32 MiB ones were fresh `mmap`s whose pages faulted in
-/// every time (2.5× the page faults); Parquet pages are gathered across blocks, so the file
-/// does not get smaller pages.
-pub const TARGET_BLOCK_BYTES: usize = 8 << 20;
+/// every time (2.5× the page faults), and the blocks in flight stay in the last-level cache;
+/// Parquet pages are gathered across blocks, so the file does not get smaller pages.
+pub const TARGET_BLOCK_BYTES: usize = 4 << 20;
 
 /// Progress reporting hooks (a terminal progress bar, metrics, or nothing).
 pub trait Progress {
@@ -92,10 +93,32 @@ pub fn lines_per_block(samples: usize, bands: usize, binning: usize) -> usize {
 /// Send the cube's blocks of `step` lines into `tx`, in order, stopping after the first error or
 /// when the receiver is gone. Run on a reader thread so reading overlaps calibration.
 pub fn read_ahead(reader: &mut dyn CubeReader, step: usize, tx: SyncSender<Result<LineBlock>>) {
+    send_blocks(reader, step, tx, |r, first, count| {
+        r.read_block(first, count)
+    });
+}
+
+/// [`read_ahead`] in the cube's stored element type ([`CubeReader::read_block_stored`]).
+pub fn read_ahead_stored(
+    reader: &mut dyn CubeReader,
+    step: usize,
+    tx: SyncSender<Result<StoredBlock>>,
+) {
+    send_blocks(reader, step, tx, |r, first, count| {
+        r.read_block_stored(first, count)
+    });
+}
+
+fn send_blocks<B>(
+    reader: &mut dyn CubeReader,
+    step: usize,
+    tx: SyncSender<Result<B>>,
+    read: impl Fn(&mut dyn CubeReader, usize, usize) -> Result<B>,
+) {
     let total = reader.info().shape.lines;
     let mut first = 0;
     while first < total {
-        let block = reader.read_block(first, step.min(total - first));
+        let block = read(reader, first, step.min(total - first));
         let failed = block.is_err();
         if tx.send(block).is_err() || failed {
             break;
@@ -144,18 +167,18 @@ pub fn run_blocks_timed(
     let total = info.shape.lines;
     let step = lines_per_block(info.shape.samples, info.shape.bands, plan.binning);
     progress.begin(&info.header.cube_id, total as u64);
-    let (tx, rx) = sync_channel::<Result<LineBlock>>(1);
+    let (tx, rx) = sync_channel::<Result<StoredBlock>>(1);
     let mut times = StageTimes::default();
     let rows = std::thread::scope(|scope| -> Result<u64> {
-        scope.spawn(move || read_ahead(reader, step, tx));
+        scope.spawn(move || read_ahead_stored(reader, step, tx));
         let mut rows = 0u64;
         let mut t = Instant::now();
         for block in rx {
             times.read_wait += t.elapsed();
             let block = block?;
-            let lines = block.data.dim().0 as u64;
+            let lines = block.dim().0 as u64;
             t = Instant::now();
-            let calibrated = calibrator.calibrate(plan, &block)?;
+            let calibrated = calibrator.calibrate_stored(plan, &block)?;
             times.calibrate += t.elapsed();
             t = Instant::now();
             let batch = flattener.flatten_owned(calibrated)?;

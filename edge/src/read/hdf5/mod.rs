@@ -67,11 +67,11 @@ mod writer;
 use std::path::Path;
 
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
-use ndarray::{Array3, Ix3, s};
+use ndarray::{ArcArray, Array3, Ix3, s};
 
 use crate::cube::{
     Bands, CubeInfo, CubeReader, DataKind, FlatFieldFrames, GainFrames, LineBlock, Radiometry,
-    Shape,
+    Shape, StoredBlock,
 };
 use crate::error::{Error, Result};
 use attrs::{Attrs, read_header};
@@ -264,6 +264,21 @@ impl CubeReader for Hdf5Reader {
     }
 
     fn read_block(&mut self, first: usize, count: usize) -> Result<LineBlock> {
+        Ok(match self.read(first, count, false)? {
+            StoredBlock::F32(b) => b,
+            stored => stored.to_f32().into_owned(),
+        })
+    }
+
+    fn read_block_stored(&mut self, first: usize, count: usize) -> Result<StoredBlock> {
+        self.read(first, count, true)
+    }
+}
+
+impl Hdf5Reader {
+    /// Lines `first..first + count` (clamped), u16 left as u16 when `stored`, anything else
+    /// converted to `f32`.
+    fn read(&mut self, first: usize, count: usize, stored: bool) -> Result<StoredBlock> {
         let Shape {
             lines,
             samples,
@@ -279,10 +294,10 @@ impl CubeReader for Hdf5Reader {
         }
         let end = first + count.min(lines - first);
         if end == first {
-            return Ok(LineBlock {
+            return Ok(StoredBlock::F32(LineBlock {
                 first_line: first,
                 data: Array3::zeros((0, samples, bands)),
-            });
+            }));
         }
         let data = match self.staging_run(first, end) {
             Some((from, to)) => {
@@ -305,33 +320,32 @@ impl CubeReader for Hdf5Reader {
                         found: shape_str(&[staged.data.len(), samples, bands]),
                     });
                 }
-                let data = staged.to_f32(first, end);
+                let data = staged.lines(first, end, stored);
                 self.staged = Some(staged);
                 data
             }
             None => read_lines(&self.cube, self.dtype, first, end)
                 .map_err(|e| h5_error(path, "/cube", format!("reading lines {first}..{end}: {e}")))?
-                .into_f32(),
+                .into_stored(first, stored),
         };
         if data.dim() != (end - first, samples, bands) {
+            let (l, s, b) = data.dim();
             return Err(Error::ShapeMismatch {
                 path: path.clone(),
                 key: "/cube".into(),
                 expected: shape_str(&[end - first, samples, bands]),
-                found: shape_str(data.shape()),
+                found: shape_str(&[l, s, b]),
             });
         }
-        Ok(LineBlock {
-            first_line: first,
-            data,
-        })
+        Ok(data)
     }
 }
 
 /// Lines of `/cube` in the file's element type.
 enum Lines {
     U8(Array3<u8>),
-    U16(Array3<u16>),
+    /// Shared, so blocks of a staged run borrow it instead of copying it out.
+    U16(ArcArray<u16, Ix3>),
     I16(Array3<i16>),
     F32(Array3<f32>),
 }
@@ -346,13 +360,24 @@ impl Lines {
         }
     }
 
-    fn into_f32(self) -> Array3<f32> {
-        match self {
+    /// As a block from line `first`: u16 kept as read when `stored`, else `f32`.
+    fn into_stored(self, first: usize, stored: bool) -> StoredBlock {
+        let data = match self {
+            Lines::U16(data) if stored => {
+                return StoredBlock::U16 {
+                    first_line: first,
+                    data,
+                };
+            }
             Lines::U8(a) => a.mapv(f32::from),
             Lines::U16(a) => a.mapv(f32::from),
             Lines::I16(a) => a.mapv(f32::from),
             Lines::F32(a) => a,
-        }
+        };
+        StoredBlock::F32(LineBlock {
+            first_line: first,
+            data,
+        })
     }
 }
 
@@ -365,7 +390,7 @@ fn read_lines(
 ) -> hdf5::Result<Lines> {
     let sel = s![first..end, .., ..];
     Ok(match dtype {
-        CubeDtype::U16 => Lines::U16(cube.read_slice::<u16, _, Ix3>(sel)?),
+        CubeDtype::U16 => Lines::U16(cube.read_slice::<u16, _, Ix3>(sel)?.into_shared()),
         CubeDtype::U8 => Lines::U8(cube.read_slice::<u8, _, Ix3>(sel)?),
         CubeDtype::I16 => Lines::I16(cube.read_slice::<i16, _, Ix3>(sel)?),
         CubeDtype::F32 => Lines::F32(cube.read_slice::<f32, _, Ix3>(sel)?),
@@ -392,15 +417,26 @@ impl Staged {
         first >= self.first && end <= self.first + self.data.len()
     }
 
-    /// Lines `first..end` (within the run) converted to `f32`.
-    fn to_f32(&self, first: usize, end: usize) -> Array3<f32> {
+    /// Lines `first..end` (within the run): u16 copied as stored when `stored`, else
+    /// converted to `f32`.
+    fn lines(&self, first: usize, end: usize, stored: bool) -> StoredBlock {
         let rows = s![first - self.first..end - self.first, .., ..];
-        match &self.data {
+        let data = match &self.data {
+            Lines::U16(a) if stored => {
+                return StoredBlock::U16 {
+                    first_line: first,
+                    data: a.clone().slice_move(rows),
+                };
+            }
             Lines::U8(a) => a.slice(rows).mapv(f32::from),
             Lines::U16(a) => a.slice(rows).mapv(f32::from),
             Lines::I16(a) => a.slice(rows).mapv(f32::from),
             Lines::F32(a) => a.slice(rows).to_owned(),
-        }
+        };
+        StoredBlock::F32(LineBlock {
+            first_line: first,
+            data,
+        })
     }
 }
 
