@@ -129,7 +129,6 @@ impl PageEncoder {
         }
         if array.null_count() == 0 {
             let mut values: &[f32] = array.values();
-            chunk.stats.update(values);
             while !values.is_empty() {
                 let take = (PAGE_VALUES - chunk.staged).min(values.len());
                 chunk.stage(&values[..take]);
@@ -293,7 +292,10 @@ impl BandChunk {
         }
         let (from, to) = (self.staged, self.staged + values.len());
         match self.layout {
-            ValueLayout::Plain => plain_bytes(values, &mut self.buf[4 * from..4 * to]),
+            ValueLayout::Plain => {
+                self.stats.update(values);
+                plain_bytes(values, &mut self.buf[4 * from..4 * to]);
+            }
             ValueLayout::ByteStreamSplit => {
                 let (s0, rest) = self.buf.split_at_mut(PAGE_VALUES);
                 let (s1, rest) = rest.split_at_mut(PAGE_VALUES);
@@ -306,6 +308,7 @@ impl BandChunk {
                         &mut s2[from..to],
                         &mut s3[from..to],
                     ],
+                    &mut self.stats,
                 );
             }
         }
@@ -406,13 +409,56 @@ pub(crate) fn split_streams(values: &[f32], out: &mut [u8]) {
     let (s0, rest) = out.split_at_mut(n);
     let (s1, rest) = rest.split_at_mut(n);
     let (s2, s3) = rest.split_at_mut(n);
-    split_into(values, [s0, s1, s2, s3]);
+    // Statistics of pages with nulls are taken before the split.
+    split_into(values, [s0, s1, s2, s3], &mut MinMax::default());
 }
 
-/// Byte `k` of each of `values` into `streams[k]` (each as long as `values`).
-fn split_into(values: &[f32], streams: [&mut [u8]; 4]) {
+/// Byte `k` of each of `values` into `streams[k]` (each as long as `values`), folding the
+/// values into `stats` on the way (one pass over them). Runs of 16 values, so each
+/// stream gets whole 16-byte vector stores.
+fn split_into(values: &[f32], streams: [&mut [u8]; 4], stats: &mut MinMax) {
+    const RUN: usize = LANES;
+    // Local lanes, so they live in registers rather than behind `&mut`.
+    let mut lanes = *stats;
     let [s0, s1, s2, s3] = streams;
-    for ((((v, a), b), c), d) in values.iter().zip(s0).zip(s1).zip(s2).zip(s3) {
+    let n = values
+        .len()
+        .min(s0.len())
+        .min(s1.len())
+        .min(s2.len())
+        .min(s3.len());
+    let whole = n - n % RUN;
+    let runs = values[..whole]
+        .chunks_exact(RUN)
+        .zip(s0[..whole].chunks_exact_mut(RUN))
+        .zip(s1[..whole].chunks_exact_mut(RUN))
+        .zip(s2[..whole].chunks_exact_mut(RUN))
+        .zip(s3[..whole].chunks_exact_mut(RUN));
+    for ((((v, a), b), c), d) in runs {
+        let v: &[f32; RUN] = v.try_into().unwrap_or(&[0.0; RUN]);
+        lanes.fold_lanes(v);
+        let mut out = [[0u8; RUN]; 4];
+        for (i, x) in v.iter().enumerate() {
+            let x = x.to_bits();
+            out[0][i] = x as u8;
+            out[1][i] = (x >> 8) as u8;
+            out[2][i] = (x >> 16) as u8;
+            out[3][i] = (x >> 24) as u8;
+        }
+        a.copy_from_slice(&out[0]);
+        b.copy_from_slice(&out[1]);
+        c.copy_from_slice(&out[2]);
+        d.copy_from_slice(&out[3]);
+    }
+    lanes.update(&values[whole..n]);
+    *stats = lanes;
+    let tail = values[whole..n]
+        .iter()
+        .zip(&mut s0[whole..n])
+        .zip(&mut s1[whole..n])
+        .zip(&mut s2[whole..n])
+        .zip(&mut s3[whole..n]);
+    for ((((v, a), b), c), d) in tail {
         let x = v.to_bits();
         *a = x as u8;
         *b = (x >> 8) as u8;
@@ -447,6 +493,15 @@ impl Default for MinMax {
 }
 
 impl MinMax {
+    /// Fold one value into each lane.
+    #[inline]
+    fn fold_lanes(&mut self, v: &[f32; LANES]) {
+        for ((mn, mx), &v) in self.min.iter_mut().zip(self.max.iter_mut()).zip(v) {
+            *mn = if v < *mn { v } else { *mn };
+            *mx = if v > *mx { v } else { *mx };
+        }
+    }
+
     /// Fold `values` in. A comparison with NaN is false, so NaN never becomes min or max.
     pub(crate) fn update(&mut self, values: &[f32]) {
         // Local copies, so the lanes live in registers rather than behind `&mut self`.
