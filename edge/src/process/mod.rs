@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-pub use rss::peak_rss_bytes;
+pub use rss::{cpu_seconds, peak_rss_bytes};
 
 use crate::calib::{CalibrationConfig, CalibrationPlan, Calibrator};
 use crate::cube::{CubeReader, LineBlock, StoredBlock};
@@ -64,6 +64,9 @@ pub struct ProcessStats {
     pub parquet_bytes: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// CPU time of the whole process over the same span, every thread (`None` where the
+    /// platform does not say).
+    pub cpu: Option<Duration>,
     /// Where the time went (see [`StageTimes`]).
     pub stages: StageTimes,
     /// The Parquet file.
@@ -79,6 +82,12 @@ impl ProcessStats {
     /// Raw gigabytes (1e9) per second.
     pub fn throughput_gbps(&self) -> f64 {
         self.raw_bytes as f64 / 1e9 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Raw gigabytes (1e9) per CPU-second: the throughput per core, whatever the cores did.
+    pub fn throughput_gb_per_cpu_s(&self) -> Option<f64> {
+        self.cpu
+            .map(|c| self.raw_bytes as f64 / 1e9 / c.as_secs_f64().max(1e-9))
     }
 }
 
@@ -208,6 +217,7 @@ pub fn process_file(
     progress: &mut dyn Progress,
 ) -> Result<ProcessStats> {
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let mut reader = read::open(input)?;
     let info = reader.info().clone();
     let plan = CalibrationPlan::build(&info, &profile.apply(calibration))?;
@@ -246,6 +256,9 @@ pub fn process_file(
         raw_bytes: info.raw_bytes,
         parquet_bytes,
         elapsed: started.elapsed(),
+        cpu: cpu_before
+            .zip(cpu_seconds())
+            .map(|(a, b)| Duration::from_secs_f64((b - a).max(0.0))),
         stages,
         output,
     })

@@ -112,6 +112,8 @@ fn print_summary(stats: &[ProcessStats], json: bool) {
                 "size_ratio": s.size_ratio(),
                 "seconds": s.elapsed.as_secs_f64(),
                 "raw_gb_per_s": s.throughput_gbps(),
+                "cpu_seconds": s.cpu.map(|c| c.as_secs_f64()),
+                "raw_gb_per_cpu_s": s.throughput_gb_per_cpu_s(),
                 "stage_seconds": {
                     "read_wait": s.stages.read_wait.as_secs_f64(),
                     "calibrate": s.stages.calibrate.as_secs_f64(),
