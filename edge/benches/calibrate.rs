@@ -6,7 +6,9 @@
 //! - `radiometric_pass`: the fused flat field + bad-band gather into `[pixels, kept]`;
 //! - `resample_gemm`: the `[pixels, kept] · [kept, grid]` GEMM alone;
 //! - `calibrate`: the whole `CpuCalibrator::calibrate` (k = 1, and k = 2 binning), and at k = 1
-//!   with the dense-GEMM reference (`CpuCalibrator::dense`) beside the blocked product.
+//!   with the dense-GEMM reference (`CpuCalibrator::dense`) beside the blocked product;
+//! - `calibrate_k1_u16`: k = 1 from the u16 block as the HDF5 reader hands it over
+//!   (`calibrate_stored`, converted in the kernel).
 //!
 //! Run: `cargo bench -p hsi-edge --bench calibrate` (well under 2 minutes).
 
@@ -18,6 +20,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hsi_edge::calib::{CalibrationConfig, CalibrationPlan, Calibrator, CpuCalibrator};
 use hsi_edge::cube::{
     Bands, CubeHeader, CubeInfo, DataKind, FlatFieldFrames, LineBlock, Radiometry, Shape,
+    StoredBlock,
 };
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, Array3};
@@ -130,6 +133,20 @@ fn benches(c: &mut Criterion) {
 
     group.bench_function("calibrate_k1", |b| {
         b.iter(|| black_box(cpu.calibrate(&plan, black_box(&block)).expect("calibrate")))
+    });
+    // The same block as the u16 the HDF5 reader hands over (`read_block_stored`): converted
+    // inside the kernel, no `f32` copy of the block.
+    let stored = StoredBlock::U16 {
+        first_line: 0,
+        data: block.data.mapv(|v| v as u16).into_shared(),
+    };
+    group.bench_function("calibrate_k1_u16", |b| {
+        b.iter(|| {
+            black_box(
+                cpu.calibrate_stored(&plan, black_box(&stored))
+                    .expect("calibrate"),
+            )
+        })
     });
     // The blocked GEMM (session 3's default), then the whole dense matrix (zeros included):
     // the baselines of the sparse band-major product.

@@ -67,7 +67,9 @@ pub enum Product {
 const EXP_MASK: u32 = 0x7f80_0000;
 
 /// Calibrate one pixel's kept bands into `out`; returns whether the pixel has data. `T` is
-/// the block's element type (`f32`, or u16 DN converted here, in registers).
+/// the block's element type (`f32`, or u16 DN converted here, in registers). `finite_in`:
+/// the caller proved every value this map can produce finite ([`finite_for_u16`]), so the
+/// scan for non-finite results is skipped.
 #[inline]
 fn calibrate_pixel<T: Copy + Into<f32>>(
     raw: &[T],
@@ -76,6 +78,7 @@ fn calibrate_pixel<T: Copy + Into<f32>>(
     offset: &[f32],
     ignore: Option<f32>,
     out: &mut [f32],
+    finite_in: bool,
 ) -> bool {
     let mut all_fill = ignore.is_some();
     for r in runs {
@@ -93,6 +96,9 @@ fn calibrate_pixel<T: Copy + Into<f32>>(
         if all_fill && let Some(fill) = ignore {
             all_fill = src.iter().all(|&v| v.into() == fill);
         }
+    }
+    if finite_in {
+        return !all_fill;
     }
     let non_finite = out
         .iter()
@@ -150,7 +156,7 @@ impl CpuCalibrator {
         {
             let (f, g) = rad.rows(p % samples);
             self.valid
-                .push(calibrate_pixel(src, runs, f, g, ignore, dst));
+                .push(calibrate_pixel(src, runs, f, g, ignore, dst, false));
         }
         let view = ArrayView2::from_shape((pixels, kept), &self.gathered)
             .map_err(|e| shape_error(plan, e))?;
@@ -164,6 +170,7 @@ impl CpuCalibrator {
         &mut self,
         plan: &CalibrationPlan,
         raw: &[T],
+        finite_in: bool,
         lines: usize,
         mut out: Vec<f32>,
         tile: &mut Vec<f32>,
@@ -190,7 +197,7 @@ impl CpuCalibrator {
                 let p = p0 + i;
                 let (f, g) = rad.rows(p % samples);
                 let src = raw.get(p * bands..(p + 1) * bands).unwrap_or_default();
-                valid[p] = calibrate_pixel(src, runs, f, g, ignore, row);
+                valid[p] = calibrate_pixel(src, runs, f, g, ignore, row, finite_in);
             }
         });
         mark_invalid(&mut out, rows, &self.valid);
@@ -214,7 +221,7 @@ impl CpuCalibrator {
         for (p, src) in raw.chunks_exact(bands).enumerate() {
             let (line, sample) = (p / samples, p % samples);
             let (f, g) = rad.rows(sample);
-            if calibrate_pixel(src, runs, f, g, ignore, &mut self.row) {
+            if calibrate_pixel(src, runs, f, g, ignore, &mut self.row, false) {
                 self.bins
                     .add((line / k) * out_samples + sample / k, &self.row);
             }
@@ -248,7 +255,8 @@ impl Calibrator for CpuCalibrator {
         };
         let mut tile = std::mem::take(&mut self.tile);
         let out = Vec::new();
-        let result = self.fused_sparse(plan, &raw, data.dim().0, out, &mut tile);
+        let finite = finite_for_u16(plan);
+        let result = self.fused_sparse(plan, &raw, finite, data.dim().0, out, &mut tile);
         self.tile = tile;
         Ok(CalibratedBlock {
             first_line: *first_line,
@@ -266,7 +274,7 @@ impl Calibrator for CpuCalibrator {
         let mut tile = std::mem::take(&mut self.tile);
         if product == Product::Sparse && plan.binning == 1 {
             let data = check_block(plan, block)
-                .and_then(|raw| self.fused_sparse(plan, &raw, lines, out, &mut tile));
+                .and_then(|raw| self.fused_sparse(plan, &raw, false, lines, out, &mut tile));
             self.tile = tile;
             return Ok(CalibratedBlock {
                 first_line: block.first_line,
@@ -330,6 +338,21 @@ impl Calibrator for CpuCalibrator {
             first_line: block.first_line / plan.binning,
             data,
         })
+    }
+}
+
+/// Whether `raw · factor + offset` is finite for every u16 `raw` and every factor and offset
+/// of the plan: all finite, and `65535·max|factor| + max|offset|` far from overflowing (true
+/// of any physical calibration), so u16 blocks skip the per-pixel non-finite scan.
+fn finite_for_u16(plan: &CalibrationPlan) -> bool {
+    let rad = plan.radiometric();
+    let max_abs = |a: ndarray::ArrayView2<'_, f32>| {
+        a.iter()
+            .try_fold(0.0f32, |m, v| v.is_finite().then(|| m.max(v.abs())))
+    };
+    match (max_abs(rad.factor()), max_abs(rad.offset())) {
+        (Some(f), Some(g)) => f64::from(f) * 65_535.0 + f64::from(g) < f64::from(f32::MAX) / 4.0,
+        _ => false,
     }
 }
 
