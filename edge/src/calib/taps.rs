@@ -103,13 +103,7 @@ impl SpectralTaps {
             let m = TILE.min(n - p0);
             let rows = &mut rows[..m * kept];
             fill(p0, rows);
-            for (i, row) in rows.chunks_exact(kept.max(1)).enumerate() {
-                for (dst, &v) in xt.chunks_exact_mut(TILE).zip(row) {
-                    if let Some(d) = dst.get_mut(i) {
-                        *d = v;
-                    }
-                }
-            }
+            transpose_tile(rows, kept, m, xt);
             if m < TILE {
                 for k in 0..kept {
                     xt[k * TILE + m..(k + 1) * TILE].fill(0.0);
@@ -130,6 +124,47 @@ impl SpectralTaps {
                 }
             }
             p0 += m;
+        }
+    }
+}
+
+/// `xt[k · TILE + i] = rows[i · kept + k]` for the `m` pixel rows of a tile: 4×4 blocks (four
+/// vector loads, a register transpose, four vector stores), then the edges one value at a time.
+fn transpose_tile(rows: &[f32], kept: usize, m: usize, xt: &mut [f32]) {
+    let (m4, k4) = (m - m % 4, kept - kept % 4);
+    let quad = |s: &[f32], at: usize| -> [f32; 4] {
+        s.get(at..at + 4)
+            .and_then(|q| q.try_into().ok())
+            .unwrap_or([0.0; 4])
+    };
+    for i0 in (0..m4).step_by(4) {
+        let r = |i: usize| {
+            rows.get((i0 + i) * kept..(i0 + i + 1) * kept)
+                .unwrap_or_default()
+        };
+        let (r0, r1, r2, r3) = (r(0), r(1), r(2), r(3));
+        for k0 in (0..k4).step_by(4) {
+            let (a, b, c, d) = (quad(r0, k0), quad(r1, k0), quad(r2, k0), quad(r3, k0));
+            for j in 0..4 {
+                if let Some(dst) = xt.get_mut((k0 + j) * TILE + i0..(k0 + j) * TILE + i0 + 4) {
+                    dst.copy_from_slice(&[a[j], b[j], c[j], d[j]]);
+                }
+            }
+        }
+        for k in k4..kept {
+            for (i, row) in [r0, r1, r2, r3].iter().enumerate() {
+                if let (Some(d), Some(&v)) = (xt.get_mut(k * TILE + i0 + i), row.get(k)) {
+                    *d = v;
+                }
+            }
+        }
+    }
+    for i in m4..m {
+        let row = rows.get(i * kept..(i + 1) * kept).unwrap_or_default();
+        for (dst, &v) in xt.chunks_exact_mut(TILE).zip(row) {
+            if let Some(d) = dst.get_mut(i) {
+                *d = v;
+            }
         }
     }
 }
