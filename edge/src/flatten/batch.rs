@@ -10,7 +10,7 @@ use arrow_array::{
     ArrayRef, Float32Array, Float64Array, Int32Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
-use arrow_buffer::{Buffer, ScalarBuffer};
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::SchemaRef;
 
 use super::encoding::quantize_mantissa;
@@ -221,13 +221,32 @@ impl Flattener {
         }
 
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(11 + bands);
-        let repeat = |s: &str| -> ArrayRef {
-            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(s, n)))
+        // `n` copies of a string: the bytes repeated and offsets in steps of its length.
+        let repeat = |s: &str| -> Result<ArrayRef> {
+            let too_long = || Error::Encode {
+                cube_id: self.header.cube_id.clone(),
+                reason: format!(
+                    "{n} copies of a {}-byte identity string overflow a string column",
+                    s.len()
+                ),
+            };
+            i32::try_from(n.checked_mul(s.len()).ok_or_else(too_long)?).map_err(|_| too_long())?;
+            let offsets: Vec<i32> = (0..=n).map(|i| (i * s.len()) as i32).collect();
+            let array = StringArray::try_new(
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(s.repeat(n).into_bytes()),
+                None,
+            )
+            .map_err(|e| Error::Encode {
+                cube_id: self.header.cube_id.clone(),
+                reason: e.to_string(),
+            })?;
+            Ok(Arc::new(array))
         };
-        cols.push(repeat(&self.header.cube_id));
-        cols.push(repeat(&self.header.farm_id));
-        cols.push(repeat(&self.header.field_id));
-        cols.push(repeat(&self.header.sensor_id));
+        cols.push(repeat(&self.header.cube_id)?);
+        cols.push(repeat(&self.header.farm_id)?);
+        cols.push(repeat(&self.header.field_id)?);
+        cols.push(repeat(&self.header.sensor_id)?);
         cols.push(Arc::new(
             TimestampMicrosecondArray::from(vec![self.acquisition_us; n]).with_timezone("UTC"),
         ));
@@ -235,8 +254,8 @@ impl Flattener {
         cols.push(Arc::new(Int32Array::from(sample_col)));
         cols.push(Arc::new(Float64Array::from(xs)));
         cols.push(Arc::new(Float64Array::from(ys)));
-        cols.push(repeat(self.pipeline.as_str()));
-        cols.push(repeat(&self.calibration_version));
+        cols.push(repeat(self.pipeline.as_str())?);
+        cols.push(repeat(&self.calibration_version)?);
 
         cols.extend(band_cols);
         RecordBatch::try_new(self.schema.clone(), cols)

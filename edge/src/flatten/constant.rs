@@ -31,11 +31,15 @@ use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use super::pages::{PageEncoder, rle_run, spliceable};
+use super::segments::Segments;
 
 /// The rows of one constant string column in the current row group.
 pub(crate) struct ConstantChunk {
     descr: ColumnDescPtr,
     value: Option<Vec<u8>>,
+    /// The value repeated, grown to the longest slice seen: a slice is checked with one
+    /// comparison against it rather than one per row.
+    repeated: Vec<u8>,
     rows: u64,
 }
 
@@ -45,6 +49,7 @@ impl ConstantChunk {
         ConstantChunk {
             descr,
             value: None,
+            repeated: Vec::new(),
             rows: 0,
         }
     }
@@ -62,15 +67,23 @@ impl ConstantChunk {
         let value = self.value.get_or_insert_with(|| first.to_vec());
         let len = value.len();
         let offsets = array.value_offsets();
-        let same_lengths = offsets.windows(2).all(|w| (w[1] - w[0]) as usize == len);
         let (Some(&start), Some(&end)) = (offsets.first(), offsets.last()) else {
             return false;
         };
+        // Every row `len` bytes long: the offsets step by `len` from the first.
+        let same_lengths = offsets
+            .iter()
+            .enumerate()
+            .all(|(i, &o)| (o - start) as usize == i * len);
         let bytes = &array.value_data()[start as usize..end as usize];
-        let same_bytes = len == 0 || bytes.chunks_exact(len).all(|v| v == value.as_slice());
-        if !(same_lengths && same_bytes) {
+        if same_lengths && self.repeated.len() < bytes.len() {
+            self.repeated = value.repeat(array.len());
+        }
+        let same_bytes = same_lengths && self.repeated.get(..bytes.len()) == Some(bytes);
+        if !same_bytes {
             if self.rows == 0 {
                 self.value = None;
+                self.repeated.clear();
             }
             return false;
         }
@@ -89,7 +102,7 @@ impl ConstantChunk {
         self,
         encoder: &mut PageEncoder,
         rows: u64,
-    ) -> Result<(Bytes, ColumnCloseResult)> {
+    ) -> Result<(Segments, ColumnCloseResult)> {
         if self.rows != rows {
             return Err(ParquetError::General(format!(
                 "column {} has {} values for {rows} rows",
@@ -124,7 +137,7 @@ impl ConstantChunk {
             statistics: None,
         };
         let data_spec = writer.write_page(CompressedPage::new(data_page, indices.len()))?;
-        let bytes = Bytes::from(sink.into_inner()?);
+        let bytes = Segments::from(Bytes::from(sink.into_inner()?));
 
         let mut index = OffsetIndexBuilder::new();
         index.append_row_count(rows as i64);

@@ -17,6 +17,7 @@ mod pages;
 pub mod parquet;
 pub mod profile;
 pub mod schema;
+mod segments;
 pub mod writer;
 
 pub use batch::{Flattener, Pipeline};

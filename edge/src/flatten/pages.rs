@@ -35,11 +35,13 @@ use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
+use parquet::file::reader::Length;
 use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use super::frame::{FrameWriter, Zstd, compress_pieces, pieces};
+use super::segments::{ChunkBuf, Segments};
 
 /// How a band column's values are laid out in a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +217,7 @@ impl PageEncoder {
         };
         chunk.nulls += (n - stored) as u64;
         chunk.num_values += n as u64;
+        chunk.sink.inner_mut().expect(&buf);
         let page = Page::DataPage {
             buf,
             num_values,
@@ -242,7 +245,8 @@ pub(crate) struct BandChunk {
     /// The column's index in the schema (keys the encoder's per-column state).
     column: usize,
     layout: ValueLayout,
-    sink: TrackedWrite<Vec<u8>>,
+    /// The pages written, headers copied and bodies by reference ([`super::segments`]).
+    sink: TrackedWrite<ChunkBuf>,
     stats: MinMax,
     nulls: u64,
     num_values: u64,
@@ -259,20 +263,13 @@ pub(crate) struct BandChunk {
 }
 
 impl BandChunk {
-    /// An empty chunk of column `descr` (schema index `column`) with `layout` values, with
-    /// room for `rows` uncompressed values (up to a row group of 64 Ki; the buffer is
-    /// allocated once, not grown page by page).
-    pub(crate) fn new(
-        descr: ColumnDescPtr,
-        column: usize,
-        layout: ValueLayout,
-        rows: usize,
-    ) -> Self {
+    /// An empty chunk of column `descr` (schema index `column`) with `layout` values.
+    pub(crate) fn new(descr: ColumnDescPtr, column: usize, layout: ValueLayout) -> Self {
         BandChunk {
             descr,
             column,
             layout,
-            sink: TrackedWrite::new(Vec::with_capacity(4 * rows.min(1 << 16) + 4096)),
+            sink: TrackedWrite::new(ChunkBuf::default()),
             stats: MinMax::default(),
             nulls: 0,
             num_values: 0,
@@ -322,7 +319,7 @@ impl BandChunk {
         mut self,
         encoder: &mut PageEncoder,
         rows: u64,
-    ) -> Result<(Bytes, ColumnCloseResult)> {
+    ) -> Result<(Segments, ColumnCloseResult)> {
         encoder.flush(&mut self)?;
         if self.num_values != rows {
             return Err(ParquetError::General(format!(
@@ -331,7 +328,7 @@ impl BandChunk {
                 self.num_values
             )));
         }
-        let bytes = Bytes::from(self.sink.into_inner()?);
+        let bytes = self.sink.into_inner()?.finish();
         let (min, max) = self.stats.finish();
         let statistics = Statistics::float(min, max, None, Some(self.nulls), false);
         let mut builder = ColumnChunkMetaData::builder(self.descr)
@@ -350,13 +347,13 @@ impl BandChunk {
 
 /// A finished column chunk and what `append_column` needs to splice it into a row group.
 pub(crate) fn spliceable(
-    bytes: Bytes,
+    bytes: Segments,
     rows: u64,
     metadata: ColumnChunkMetaData,
     index: OffsetIndexBuilder,
-) -> (Bytes, ColumnCloseResult) {
+) -> (Segments, ColumnCloseResult) {
     let close = ColumnCloseResult {
-        bytes_written: bytes.len() as u64,
+        bytes_written: bytes.len(),
         rows_written: rows,
         metadata,
         bloom_filter: None,

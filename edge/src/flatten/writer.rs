@@ -212,7 +212,7 @@ impl<W: Write + Send> SilverWriter<W> {
             .zip(self.band.iter().zip(&self.constant))
             .enumerate()
             .map(|(i, ((w, d), (&band, &constant)))| match band {
-                Some(layout) => Column::Band(BandChunk::new(d, i, layout, self.row_group_rows)),
+                Some(layout) => Column::Band(BandChunk::new(d, i, layout)),
                 None if constant => Column::Constant(ConstantChunk::new(d), w),
                 None => Column::Arrow(w),
             })
