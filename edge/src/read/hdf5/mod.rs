@@ -51,7 +51,10 @@
 //! * **Chunk staging.** When `/cube` is chunked by lines and a run of whole chunks is at most
 //!   [`STAGE_LIMIT_BYTES`] in the file's element type, `read_block` reads the chunk-aligned run
 //!   of lines that covers the request once, keeps it, and serves the following blocks inside
-//!   it from memory, converting to `f32` as it copies out. Each chunk is then read (and, when
+//!   it from memory, converting to `f32` as it copies out; [`CubeReader::read_block_stored`]
+//!   hands a u16 cube's blocks out as views of the shared run instead (no copy, no
+//!   conversion; a run lives until its last block is dropped, so at most the runs of the
+//!   blocks in flight are held). Each chunk is then read (and, when
 //!   filtered, decompressed) exactly once whatever the pipeline's block size, with no
 //!   HDF5 chunk cache: the cache is left at [`CHUNK_CACHE_BYTES`], smaller than a line-block
 //!   chunk, so HDF5 reads unfiltered chunks straight into the staging buffer instead of
