@@ -128,6 +128,17 @@ fn read(file: &Bytes) -> Vec<RecordBatch> {
         .expect("batches")
 }
 
+/// `code` run by pyarrow's Python on `file` (its path is `sys.argv[1]`), its one line of JSON
+/// parsed; `None` (with the helper's message) when pyarrow is not available.
+fn pyarrow_json(file: &Bytes, code: &str) -> Option<serde_json::Value> {
+    let py = support::python_with_pyarrow()?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("silver.parquet");
+    std::fs::write(&path, file).expect("write");
+    let out = support::run_python(&py, code, &[path.to_str().expect("utf8")]);
+    Some(serde_json::from_str(out.trim()).expect("json"))
+}
+
 /// Every column of both files, as bits (NaN-exact) or debug strings for identity columns.
 fn assert_same_rows(a: &[RecordBatch], b: &[RecordBatch]) {
     let concat = |bs: &[RecordBatch]| {
@@ -303,12 +314,6 @@ fn pyarrow_reads_the_silver_writer_to_the_same_numbers() {
         row_group_rows: 1_000,
         ..EncodingOptions::default()
     });
-    let Some(py) = support::python_with_pyarrow() else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("silver.parquet");
-    std::fs::write(&path, &file).expect("write");
     let code = r#"
 import json, math, sys
 import pyarrow.parquet as pq
@@ -326,8 +331,9 @@ for n in names:
     out["stats"][n] = [s.min, s.max, s.null_count] if s.has_min_max else [None, None, s.null_count]
 print(json.dumps(out))
 "#;
-    let out = support::run_python(&py, code, &[path.to_str().expect("utf8")]);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let Some(v) = pyarrow_json(&file, code) else {
+        return;
+    };
     assert_eq!(v["rows"], 2_500);
     assert_eq!(v["row_groups"], 3);
     // Independent sums of the same rows, computed here in f64.
@@ -488,12 +494,6 @@ fn noisy_multi_page_columns_round_trip_through_every_reader() {
     assert_same_rows(&got, &blocks);
 
     // An independent reader: pyarrow's sums of the values' bits, per band.
-    let Some(py) = support::python_with_pyarrow() else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("noisy.parquet");
-    std::fs::write(&path, &file).expect("write");
     let code = r#"
 import json, sys
 import numpy as np
@@ -506,8 +506,9 @@ for n in [n for n in t.schema.names if n.startswith("b")]:
     out[n] = [int(bits.sum()), int(c.null_count)]
 print(json.dumps(out))
 "#;
-    let out = support::run_python(&py, code, &[path.to_str().expect("utf8")]);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let Some(v) = pyarrow_json(&file, code) else {
+        return;
+    };
     for (j, nm) in GRID.iter().enumerate() {
         let (mut sum, mut nulls) = (0u64, 0u64);
         for b in &blocks {

@@ -249,10 +249,7 @@ impl Calibrator for CpuCalibrator {
             return self.calibrate(plan, &block.to_f32());
         }
         check_shape(plan, *first_line, data.dim())?;
-        let raw = match data.as_slice() {
-            Some(s) => Cow::Borrowed(s),
-            None => Cow::Owned(data.iter().copied().collect()),
-        };
+        let raw = contiguous(data);
         let mut tile = std::mem::take(&mut self.tile);
         let out = Vec::new();
         let finite = finite_for_u16(plan);
@@ -374,10 +371,17 @@ pub(crate) fn check_block<'a>(
     block: &'a LineBlock,
 ) -> Result<Cow<'a, [f32]>> {
     check_shape(plan, block.first_line, block.data.dim())?;
-    Ok(match block.data.as_slice() {
+    Ok(contiguous(&block.data))
+}
+
+/// A block's values in standard (C) order: borrowed when they already are, else copied.
+fn contiguous<T: Copy, S: ndarray::Data<Elem = T>>(
+    a: &ndarray::ArrayBase<S, ndarray::Ix3>,
+) -> Cow<'_, [T]> {
+    match a.as_slice() {
         Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(block.data.iter().copied().collect()),
-    })
+        None => Cow::Owned(a.iter().copied().collect()),
+    }
 }
 
 /// The shape and alignment checks of [`check_block`], for a block of `dim` from line `first`.
