@@ -68,7 +68,8 @@ const EXP_MASK: u32 = 0x7f80_0000;
 
 /// Calibrate one pixel's kept bands into `out`; returns whether the pixel has data. `T` is
 /// the block's element type (`f32`, or u16 DN converted here, in registers). `finite_in`:
-/// the caller proved every value this map can produce finite ([`finite_for_u16`]), so the
+/// the caller proved every value this map can produce finite
+/// ([`Radiometric::finite_for_u16`](super::radiometric::Radiometric::finite_for_u16)), so the
 /// scan for non-finite results is skipped.
 #[inline]
 fn calibrate_pixel<T: Copy + Into<f32>>(
@@ -252,7 +253,7 @@ impl Calibrator for CpuCalibrator {
         let raw = contiguous(data);
         let mut tile = std::mem::take(&mut self.tile);
         let out = Vec::new();
-        let finite = finite_for_u16(plan);
+        let finite = plan.radiometric().finite_for_u16();
         let result = self.fused_sparse(plan, &raw, finite, data.dim().0, out, &mut tile);
         self.tile = tile;
         Ok(CalibratedBlock {
@@ -335,21 +336,6 @@ impl Calibrator for CpuCalibrator {
             first_line: block.first_line / plan.binning,
             data,
         })
-    }
-}
-
-/// Whether `raw · factor + offset` is finite for every u16 `raw` and every factor and offset
-/// of the plan: all finite, and `65535·max|factor| + max|offset|` far from overflowing (true
-/// of any physical calibration), so u16 blocks skip the per-pixel non-finite scan.
-fn finite_for_u16(plan: &CalibrationPlan) -> bool {
-    let rad = plan.radiometric();
-    let max_abs = |a: ndarray::ArrayView2<'_, f32>| {
-        a.iter()
-            .try_fold(0.0f32, |m, v| v.is_finite().then(|| m.max(v.abs())))
-    };
-    match (max_abs(rad.factor()), max_abs(rad.offset())) {
-        (Some(f), Some(g)) => f64::from(f) * 65_535.0 + f64::from(g) < f64::from(f32::MAX) / 4.0,
-        _ => false,
     }
 }
 

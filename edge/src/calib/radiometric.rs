@@ -51,6 +51,8 @@ pub struct Radiometric {
     factor: Array2<f32>,
     /// Same shape as `factor`.
     offset: Array2<f32>,
+    /// [`finite_for_u16`](Self::finite_for_u16), computed once here.
+    finite_for_u16: bool,
 }
 
 impl Radiometric {
@@ -78,6 +80,14 @@ impl Radiometric {
     /// Whether factors differ per detector column (one row per sample).
     pub fn per_sample(&self) -> bool {
         self.factor.nrows() > 1
+    }
+
+    /// Whether `raw · factor + offset` is finite for every u16 `raw` and every factor and
+    /// offset: all finite, and `65535·max|factor| + max|offset|` far from overflowing (true of
+    /// any physical calibration), so u16 blocks may skip the per-pixel non-finite scan.
+    /// Computed when the map is built (a scan of every factor, too slow to repeat per block).
+    pub fn finite_for_u16(&self) -> bool {
+        self.finite_for_u16
     }
 
     /// Factor and offset rows for a sample.
@@ -232,12 +242,26 @@ fn finish(
             ),
         });
     }
+    let finite_for_u16 = finite_for_u16(factor.view(), offset.view());
     Ok(Radiometric {
         mode,
         output,
         factor,
         offset,
+        finite_for_u16,
     })
+}
+
+/// See [`Radiometric::finite_for_u16`].
+fn finite_for_u16(factor: ArrayView2<'_, f32>, offset: ArrayView2<'_, f32>) -> bool {
+    let max_abs = |a: ArrayView2<'_, f32>| {
+        a.iter()
+            .try_fold(0.0f32, |m, v| v.is_finite().then(|| m.max(v.abs())))
+    };
+    match (max_abs(factor), max_abs(offset)) {
+        (Some(f), Some(g)) => f64::from(f) * 65_535.0 + f64::from(g) < f64::from(f32::MAX) / 4.0,
+        _ => false,
+    }
 }
 
 fn check_frame(info: &CubeInfo, key: &str, dim: (usize, usize)) -> Result<()> {
@@ -306,5 +330,25 @@ fn drop_nonfinite_bands(
                 sample.map(|s| format!(", sample {s}")).unwrap_or_default()
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn u16_inputs_stay_finite_only_for_bounded_finite_factors() {
+        let ok =
+            |f: f32, g: f32| finite_for_u16(array![[1.0e-3, f]].view(), array![[0.0, g]].view());
+        // A flat field: reflectance per DN ~1e-4, offsets ~-0.05.
+        assert!(ok(2.5e-4, -0.05));
+        // 65535 · 1e33 + 0 = 6.6e37 < f32::MAX / 4 ≈ 8.5e37.
+        assert!(ok(1.0e33, 0.0));
+        // 65535 · 1e34 = 6.6e38 overflows f32.
+        assert!(!ok(1.0e34, 0.0));
+        assert!(!ok(f32::NAN, 0.0));
+        assert!(!ok(1.0, f32::INFINITY));
     }
 }
