@@ -15,8 +15,12 @@ use hsi_edge::flatten::schema::{band_column_name, silver_schema};
 use hsi_edge::flatten::{BandEncoding, EncodingOptions, SilverWriter};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::basic::Encoding;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::statistics::Statistics;
+use parquet::schema::types::ColumnPath;
 
 const GRID: [f32; 5] = [450.0, 550.0, 670.0, 800.0, 900.0];
 
@@ -427,6 +431,172 @@ fn a_string_column_that_stops_being_constant_is_written_correctly() {
     let stats = m1.row_groups()[0].column(9).statistics().expect("stats");
     assert_eq!(stats.min_bytes_opt(), Some(&b"batch"[..]));
     assert_eq!(stats.max_bytes_opt(), Some(&b"edge"[..]));
+}
+
+/// Both writers over the same batches and properties; returns (ours, theirs).
+fn write_both(inputs: &[RecordBatch], props: WriterProperties) -> (Bytes, Bytes) {
+    let mut ours =
+        SilverWriter::try_new(Vec::new(), silver_schema(&GRID), props.clone()).expect("writer");
+    let mut theirs =
+        ArrowWriter::try_new(Vec::new(), silver_schema(&GRID), Some(props)).expect("writer");
+    for b in inputs {
+        ours.write(b).expect("write");
+        theirs.write(b).expect("write");
+    }
+    let ours = Bytes::from(ours.finish().expect("finish"));
+    let theirs = Bytes::from(theirs.into_inner().expect("finish"));
+    (ours, theirs)
+}
+
+/// The numeric identity columns (`acquisition_time`, `line`, `sample`, `x`, `y`: columns
+/// 4–8) go through the writer's own dictionary chunks: same rows, chunk statistics and page
+/// index (min/max per page, boundary order) as the Arrow writer's, including the signed zeros
+/// of `x` (min 0.0) and `y` (max −0.0). A chunk the dictionary writer cannot take (a NaN in
+/// `x`, a dictionary over the page size limit) goes to the Arrow writer with its rows so far.
+#[test]
+fn identity_columns_match_the_arrow_writer_with_their_page_index() {
+    let enc = EncodingOptions {
+        row_group_rows: 1_000,
+        ..EncodingOptions::default()
+    };
+    let meta = |f: &Bytes| {
+        ParquetMetaDataReader::new()
+            .with_page_index_policy(PageIndexPolicy::Optional)
+            .parse_and_finish(f)
+            .expect("meta")
+    };
+    // The profiles' chunk statistics, and page statistics (a column index per chunk).
+    let page_stats = enc
+        .writer_properties(&GRID)
+        .into_builder()
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .build();
+    let mut m1 = None;
+    for props in [enc.writer_properties(&GRID), page_stats] {
+        let page = props.statistics_enabled(&ColumnPath::from("x")) == EnabledStatistics::Page;
+        let (ours, theirs) = write_both(&batches(), props);
+        assert_same_rows(&read(&ours), &read(&theirs));
+        let (ours, theirs) = (meta(&ours), meta(&theirs));
+        for (g, (g1, g2)) in ours
+            .row_groups()
+            .iter()
+            .zip(theirs.row_groups())
+            .enumerate()
+        {
+            for c in 4..=8 {
+                let path = g1.column(c).column_path().string();
+                assert_eq!(
+                    g1.column(c).statistics(),
+                    g2.column(c).statistics(),
+                    "{path}"
+                );
+                let index = |m: &ParquetMetaData| m.column_index().map(|i| i[g][c].clone());
+                let (i1, i2) = (index(&ours), index(&theirs));
+                assert_eq!(i1, i2, "row group {g} {path} column index");
+                assert_eq!(
+                    page,
+                    !matches!(i1, None | Some(ColumnIndexMetaData::NONE)),
+                    "{path}: {i1:?}"
+                );
+                let encodings: Vec<_> = g1.column(c).encodings().collect();
+                assert_eq!(
+                    encodings,
+                    [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY]
+                );
+            }
+        }
+        m1.get_or_insert(ours);
+    }
+    let m1 = m1.expect("written");
+
+    // Pages of exactly the row count limit (the Arrow writer cuts at its 1,024-row write
+    // batches instead, so this also shows the dictionary chunks wrote these columns): 300-row
+    // pages, and `line` = row / 100 per page, hand-computed.
+    let props = enc
+        .writer_properties(&GRID)
+        .into_builder()
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_data_page_row_count_limit(300)
+        .build();
+    let (ours, theirs) = write_both(&batches(), props);
+    assert_same_rows(&read(&ours), &read(&theirs));
+    let ours = meta(&ours);
+    let offsets = ours.offset_index().expect("offset index");
+    for (g, rows) in [(0, 1_000), (2, 500)] {
+        for (c, column) in offsets[g].iter().enumerate().take(9).skip(4) {
+            let pages = &column.page_locations;
+            let firsts: Vec<i64> = pages.iter().map(|p| p.first_row_index).collect();
+            let want: Vec<i64> = (0..rows).step_by(300).collect();
+            assert_eq!(firsts, want, "row group {g} column {c}");
+        }
+    }
+    let line_index = &ours.column_index().expect("column index")[0][5];
+    assert_eq!(
+        line_index.get_boundary_order(),
+        Some(parquet::basic::BoundaryOrder::ASCENDING)
+    );
+    match line_index {
+        ColumnIndexMetaData::INT32(index) => {
+            let mins: Vec<_> = (0..4).map(|p| index.min_value(p).copied()).collect();
+            let maxs: Vec<_> = (0..4).map(|p| index.max_value(p).copied()).collect();
+            assert_eq!(mins, [Some(0), Some(3), Some(6), Some(9)]);
+            assert_eq!(maxs, [Some(2), Some(5), Some(8), Some(9)]);
+        }
+        other => panic!("line column index {other:?}"),
+    }
+    // Hand-computed: row group 1 holds rows 1,000..2,000; line = row / 100, x = row / 2.
+    match m1.row_groups()[1].column(5).statistics() {
+        Some(Statistics::Int32(s)) => {
+            assert_eq!((s.min_opt(), s.max_opt()), (Some(&10), Some(&19)))
+        }
+        other => panic!("line statistics {other:?}"),
+    }
+    match m1.row_groups()[0].column(7).statistics() {
+        Some(Statistics::Double(s)) => {
+            let min = *s.min_opt().expect("min");
+            assert!(min == 0.0 && min.is_sign_negative(), "x min {min}");
+            assert_eq!(s.max_opt(), Some(&499.5));
+        }
+        other => panic!("x statistics {other:?}"),
+    }
+
+    // A NaN in `x` in the middle of row group 1, and a dictionary limit `sample` and `x`
+    // outgrow (128 bytes: `sample` has 100 4-byte values, `x` up to 1,000 8-byte ones):
+    // both hand over.
+    let mut inputs = batches();
+    let mut cols = inputs[2].columns().to_vec();
+    let x: Vec<f64> = (0..inputs[2].num_rows())
+        .map(|r| {
+            if r == 500 {
+                f64::NAN
+            } else {
+                (701 + r) as f64 * 0.5
+            }
+        })
+        .collect();
+    cols[7] = Arc::new(Float64Array::from(x));
+    inputs[2] = RecordBatch::try_new(inputs[2].schema(), cols).expect("batch");
+    for props in [
+        enc.writer_properties(&GRID),
+        enc.writer_properties(&GRID)
+            .into_builder()
+            .set_dictionary_page_size_limit(128)
+            .build(),
+    ] {
+        let (ours, theirs) = write_both(&inputs, props);
+        assert_same_rows(&read(&ours), &read(&theirs));
+        let (m1, m2) = (meta(&ours), meta(&theirs));
+        for (g1, g2) in m1.row_groups().iter().zip(m2.row_groups()) {
+            for c in 4..=8 {
+                let path = g1.column(c).column_path().string();
+                assert_eq!(
+                    g1.column(c).statistics(),
+                    g2.column(c).statistics(),
+                    "{path}"
+                );
+            }
+        }
+    }
 }
 
 /// `n` rows from `start` whose band values carry sensor-like noise in the low mantissa bytes

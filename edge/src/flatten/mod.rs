@@ -6,11 +6,13 @@
 //! - [`profile`]: the `full` and `field` output profiles.
 //! - [`writer`]: [`SilverWriter`], batches → one Parquet file, band columns through
 //!   `pages` (a purpose-built page encoder for dense float columns, framing its pages with
-//!   `frame`) and per-cube constant strings through `constant`.
+//!   `frame`), per-cube constant strings through `constant` and the numeric identity
+//!   columns (time, line, sample, x, y) through `dictionary`.
 //! - [`parquet`]: [`ParquetFileSink`], an atomically-renamed Parquet file.
 
 pub mod batch;
 mod constant;
+mod dictionary;
 pub mod encoding;
 mod frame;
 mod pages;

@@ -69,6 +69,9 @@ pub(crate) const PAGE_VALUES: usize = 32 * 1024;
 pub(crate) struct PageEncoder {
     level: Option<ZstdLevel>,
     zstd: Option<Zstd>,
+    /// The properties' own level when band pages take a faster one: the small pages of the
+    /// identity columns ([`compress`](Self::compress)) find their repeats at it.
+    small: Option<Zstd>,
     /// Per band column (by field index): what its probe pages learnt ([`super::frame`]).
     frames: Vec<FrameWriter>,
     /// The inner frame of a page with a raw prefix.
@@ -99,9 +102,14 @@ impl PageEncoder {
             }
             None => None,
         };
+        let small = match (level, fast) {
+            (Some(l), Some(_)) => Some(Zstd::new(l.compression_level())?),
+            _ => None,
+        };
         Ok(PageEncoder {
             level,
             zstd,
+            small,
             frames: Vec::new(),
             packed: Vec::new(),
             levels: Vec::new(),
@@ -110,9 +118,10 @@ impl PageEncoder {
         })
     }
 
-    /// `body` compressed with the file's context (a copy when uncompressed).
+    /// `body` (a page of an identity column) compressed at the properties' level (a copy
+    /// when uncompressed).
     pub(crate) fn compress(&mut self, body: &[u8]) -> Result<Bytes> {
-        compress_pieces(self.zstd.as_mut(), &[], &[body])
+        compress_pieces(self.small.as_mut().or(self.zstd.as_mut()), &[], &[body])
     }
 
     /// The compression recorded in the column metadata.

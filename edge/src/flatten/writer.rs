@@ -6,8 +6,10 @@
 //! ([`ArrowWriter::into_serialized_writer`]) into the file writer and a factory of per-column
 //! Arrow writers. Per row group, band columns (`Float32`, PLAIN or BYTE_STREAM_SPLIT) go
 //! through [`PageEncoder`]; required string columns holding one value in every row (the
-//! per-cube identity strings) through [`ConstantChunk`]; the other identity columns
-//! (timestamp, line/sample, x/y) through those Arrow column writers unchanged. Each finished
+//! per-cube identity strings) through [`ConstantChunk`]; required numeric columns with the
+//! default (dictionary) encoding (timestamp, line/sample, x/y) through [`DictChunk`]; anything
+//! else, and a constant or dictionary chunk that cannot take a slice, through those Arrow
+//! column writers unchanged. Each finished
 //! chunk is spliced into the row group in schema order. Row groups hold the properties'
 //! maximum row count, like the Arrow writer's. Band columns with a dictionary
 //! ([`BandEncoding::Dictionary`], measured, never used by a profile) go through the Arrow
@@ -30,11 +32,12 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::{ParquetError, Result};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::constant::ConstantChunk;
+use super::dictionary::{DictChunk, Kind};
 use super::encoding::BAND_ZSTD_LEVEL_KEY;
 use super::pages::{BandChunk, PageEncoder, ValueLayout};
 use super::schema::band_wavelength;
@@ -49,6 +52,11 @@ pub struct SilverWriter<W: Write + Send> {
     band: Vec<Option<ValueLayout>>,
     /// Per field: a candidate for [`ConstantChunk`].
     constant: Vec<bool>,
+    /// Per field: the kind and statistics level when a candidate for [`DictChunk`].
+    dictionary: Vec<Option<(Kind, EnabledStatistics)>>,
+    /// The properties' dictionary page size and data page row count limits.
+    dictionary_bytes: usize,
+    page_rows: usize,
     pages: PageEncoder,
     row_group_rows: usize,
     current: Option<RowGroup>,
@@ -67,6 +75,8 @@ enum Column {
     Band(BandChunk),
     /// A string column constant so far, and the Arrow writer to take over if it stops being.
     Constant(ConstantChunk, ArrowColumnWriter),
+    /// A numeric identity column, and the Arrow writer to take over if it must.
+    Dict(DictChunk, ArrowColumnWriter),
     /// Only while a constant column is handed over.
     Placeholder,
 }
@@ -136,6 +146,27 @@ impl<W: Write + Send> SilverWriter<W> {
                     && same_codec(props.compression(&path), pages.compression())
             })
             .collect();
+        // Required numeric identity columns with the default (dictionary) encoding and no
+        // bloom filter: written as dictionary chunks (see `dictionary.rs`).
+        let dictionary: Vec<Option<(Kind, EnabledStatistics)>> = schema
+            .fields()
+            .iter()
+            .zip(&band)
+            .map(|(f, b)| {
+                let path = ColumnPath::from(f.name().as_str());
+                let eligible = b.is_none()
+                    && !f.is_nullable()
+                    && props.dictionary_enabled(&path)
+                    && props.encoding(&path).is_none()
+                    && props.bloom_filter_properties(&path).is_none()
+                    && same_codec(props.compression(&path), pages.compression());
+                Kind::of(f.data_type())
+                    .filter(|_| eligible)
+                    .map(|k| (k, props.statistics_enabled(&path)))
+            })
+            .collect();
+        let dictionary_bytes = props.dictionary_page_size_limit();
+        let page_rows = props.data_page_row_count_limit();
         let row_group_rows = props.max_row_group_row_count().unwrap_or(1 << 20).max(1);
         // The Arrow writers of band columns are created per row group and dropped unused:
         // without compression they set up no ZSTD context.
@@ -163,6 +194,9 @@ impl<W: Write + Send> SilverWriter<W> {
             schema,
             band,
             constant,
+            dictionary,
+            dictionary_bytes,
+            page_rows,
             pages,
             row_group_rows,
             current: None,
@@ -209,13 +243,19 @@ impl<W: Write + Send> SilverWriter<W> {
         let columns = writers
             .into_iter()
             .zip(descrs)
-            .zip(self.band.iter().zip(&self.constant))
+            .zip(self.band.iter().zip(&self.constant).zip(&self.dictionary))
             .enumerate()
-            .map(|(i, ((w, d), (&band, &constant)))| match band {
-                Some(layout) => Column::Band(BandChunk::new(d, i, layout)),
-                None if constant => Column::Constant(ConstantChunk::new(d), w),
-                None => Column::Arrow(w),
-            })
+            .map(
+                |(i, ((w, d), ((&band, &constant), &dict)))| match (band, dict) {
+                    (Some(layout), _) => Column::Band(BandChunk::new(d, i, layout)),
+                    (None, _) if constant => Column::Constant(ConstantChunk::new(d), w),
+                    (None, Some((kind, stats))) => Column::Dict(
+                        DictChunk::new(d, kind, self.dictionary_bytes, self.page_rows, stats),
+                        w,
+                    ),
+                    (None, None) => Column::Arrow(w),
+                },
+            )
             .collect();
         Ok(RowGroup { columns, rows: 0 })
     }
@@ -233,11 +273,20 @@ impl<W: Write + Send> SilverWriter<W> {
             {
                 continue;
             }
-            if matches!(col, Column::Constant(..))
-                && let Column::Constant(chunk, mut w) = std::mem::replace(col, Column::Placeholder)
+            if let Column::Dict(chunk, _) = col
+                && chunk.push(array.as_ref())
             {
-                // Not constant after all: the Arrow writer takes the column over.
-                let taken: ArrayRef = Arc::new(chunk.replay());
+                continue;
+            }
+            if matches!(col, Column::Constant(..) | Column::Dict(..)) {
+                // Not constant after all, or not for a dictionary chunk: the Arrow writer
+                // takes the column over, rows so far first.
+                let (taken, mut w): (ArrayRef, _) =
+                    match std::mem::replace(col, Column::Placeholder) {
+                        Column::Constant(chunk, w) => (Arc::new(chunk.replay()), w),
+                        Column::Dict(chunk, w) => (chunk.replay(field.data_type())?, w),
+                        _ => return Err(ParquetError::General("column lost its writer".into())),
+                    };
                 for leaf in compute_leaves(field, &taken)? {
                     w.write(&leaf)?;
                 }
@@ -250,7 +299,7 @@ impl<W: Write + Send> SilverWriter<W> {
                     }
                 }
                 Column::Band(chunk) => self.pages.push(chunk, float32(array)?)?,
-                Column::Constant(..) | Column::Placeholder => {}
+                Column::Constant(..) | Column::Dict(..) | Column::Placeholder => {}
             }
         }
         group.rows += batch.num_rows();
@@ -267,6 +316,10 @@ impl<W: Write + Send> SilverWriter<W> {
                     rg.append_column(&bytes, close)?;
                 }
                 Column::Constant(chunk, _) => {
+                    let (bytes, close) = chunk.close(&mut self.pages, group.rows as u64)?;
+                    rg.append_column(&bytes, close)?;
+                }
+                Column::Dict(chunk, _) => {
                     let (bytes, close) = chunk.close(&mut self.pages, group.rows as u64)?;
                     rg.append_column(&bytes, close)?;
                 }
