@@ -119,7 +119,14 @@ impl SpectralTaps {
                         *a += w * s;
                     }
                 }
-                if let Some(dst) = out.get_mut(j * n + p0..j * n + p0 + m) {
+                let at = j * n + p0;
+                // A whole tile is a fixed-size store (vector moves, not a `memcpy` call).
+                if m == TILE
+                    && let Some(dst) = out.get_mut(at..at + TILE)
+                    && let Ok(dst) = <&mut [f32; TILE]>::try_from(dst)
+                {
+                    *dst = acc;
+                } else if let Some(dst) = out.get_mut(at..at + m) {
                     dst.copy_from_slice(&acc[..m]);
                 }
             }

@@ -197,7 +197,7 @@ pub(crate) fn compress_with_raw_prefix(
             .filter(|&&c| c > split)
             .map(|c| c - split)
             .collect();
-        compress_into(z, scratch, &[], &pieces(rest, &rest_cuts))?;
+        compress_equal_pieces(z, scratch, rest, &pieces(rest, &rest_cuts))?;
         match blocks(scratch) {
             Some(b) => Some(b),
             None => return compress_pieces(Some(z), head, &pieces(body, cuts)),
@@ -263,6 +263,42 @@ pub(crate) fn compress_pieces(
     let mut packed = Vec::new();
     compress_into(z, &mut packed, head, pieces)?;
     Ok(Bytes::from(packed))
+}
+
+/// ZSTD's smallest `ZSTD_c_maxBlockSize` (`ZSTD_BLOCKSIZE_MAX_MIN`).
+const MIN_MAX_BLOCK: usize = 1 << 10;
+
+/// [`compress_into`] without a head, for `pieces` that are the consecutive parts of `body`:
+/// when they are all one length (the BYTE_STREAM_SPLIT streams of a page), one call of
+/// `ZSTD_compress2` over `body` with the block size capped at that length, which cuts the
+/// blocks exactly at the pieces' ends (ZSTD cuts a frame into `min(rest, max block size)`
+/// blocks, and splits no block under 128 KiB further) and compresses straight from `body`,
+/// where the streaming API copies its input into the context's buffer first.
+fn compress_equal_pieces(
+    z: &mut Zstd,
+    packed: &mut Vec<u8>,
+    body: &[u8],
+    pieces: &[&[u8]],
+) -> Result<()> {
+    use zstd::zstd_safe::CParameter;
+    let len = pieces.first().map_or(0, |p| p.len());
+    let equal = pieces.iter().all(|p| p.len() == len) && len * pieces.len() == body.len();
+    if !equal || !(MIN_MAX_BLOCK..=MAX_BLOCK).contains(&len) {
+        return compress_into(z, packed, &[], pieces);
+    }
+    let zerr = |code: usize| {
+        ParquetError::General(format!("ZSTD: {}", zstd::zstd_safe::get_error_name(code)))
+    };
+    let cx = z.context_mut();
+    cx.set_parameter(CParameter::MaxBlockSize(len as u32))
+        .map_err(zerr)?;
+    packed.clear();
+    packed.reserve(zstd::zstd_safe::compress_bound(body.len()));
+    let done = cx.compress2(packed, body).map_err(zerr);
+    // Back to the default for the streaming calls, which cut blocks themselves.
+    cx.set_parameter(CParameter::MaxBlockSize(0))
+        .map_err(zerr)?;
+    done.map(|_| ())
 }
 
 /// [`compress_pieces`] with a compressor, into `packed` (cleared first).
@@ -395,6 +431,22 @@ mod tests {
                 .expect("page");
         }
         assert_eq!(fw.until_probe, 0);
+        // The spliced pages capped ZSTD's block size at a stream's length and put it back:
+        // this probe's head + s0 is one block again, so the raw prefix is learnt again.
+        let probe = fw
+            .compress(&mut z, &mut scratch, &head, &body, &cuts)
+            .expect("probe");
+        assert_eq!(blocks(&probe).expect("probe frame").types.len(), 4);
+        assert_eq!(fw.raw, 2);
+        assert_eq!(decode(&probe, want.len()), want);
+
+        // Streams too short for a capped block size (< 1 KiB) take the streaming path.
+        let short: Vec<u8> = [&s0[..500], &s1[..500], &s2[..500], &s3[..500]].concat();
+        let f =
+            compress_with_raw_prefix(&mut z, &mut scratch, &head, &short, &[500, 1000, 1500], 2)
+                .expect("short");
+        assert_eq!(decode(&f, head.len() + 2000), [&head[..], &short].concat());
+        assert_eq!(blocks(&f).expect("frame").types.len(), 3);
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub(crate) struct PageEncoder {
     /// The values of a page with nulls, in page layout.
     scratch: Vec<u8>,
     values: Vec<f32>,
+    /// Page buffers of closed chunks, for the next row group's (each is reused whole: a
+    /// fresh one would be zeroed, 128 KiB per band column per row group).
+    spare: Vec<Vec<u8>>,
 }
 
 impl PageEncoder {
@@ -115,6 +118,7 @@ impl PageEncoder {
             levels: Vec::new(),
             scratch: Vec::new(),
             values: Vec::new(),
+            spare: Vec::new(),
         })
     }
 
@@ -140,6 +144,9 @@ impl PageEncoder {
         }
         if array.null_count() == 0 {
             let mut values: &[f32] = array.values();
+            if chunk.buf.is_empty() {
+                chunk.buf = self.spare.pop().unwrap_or_default();
+            }
             while !values.is_empty() {
                 let take = (PAGE_VALUES - chunk.staged).min(values.len());
                 chunk.stage(&values[..take]);
@@ -293,7 +300,7 @@ impl BandChunk {
 
     /// Lay `values` out after the staged ones (at most [`PAGE_VALUES`] in all).
     fn stage(&mut self, values: &[f32]) {
-        if self.buf.is_empty() {
+        if self.buf.len() != 4 * PAGE_VALUES {
             self.buf = vec![0; 4 * PAGE_VALUES];
         }
         let (from, to) = (self.staged, self.staged + values.len());
@@ -330,6 +337,9 @@ impl BandChunk {
         rows: u64,
     ) -> Result<(Segments, ColumnCloseResult)> {
         encoder.flush(&mut self)?;
+        if !self.buf.is_empty() {
+            encoder.spare.push(std::mem::take(&mut self.buf));
+        }
         if self.num_values != rows {
             return Err(ParquetError::General(format!(
                 "column {} has {} values for {rows} rows",
