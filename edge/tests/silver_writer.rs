@@ -626,8 +626,9 @@ fn noisy_batch(start: usize, n: usize) -> RecordBatch {
     RecordBatch::try_new(template.schema(), cols).expect("batch")
 }
 
-/// ZSTD frames in `file` whose first block is raw and longer than two 32 Ki-value streams:
-/// the levels and both noise streams stored without compressing them.
+/// ZSTD frames in `file` whose first block is raw and longer than two 32 Ki-value streams
+/// (pages hold up to 64 Ki values): the levels and both noise streams stored without
+/// compressing them.
 fn spliced_frames(file: &[u8]) -> usize {
     file.windows(12)
         .filter(|w| {
@@ -641,7 +642,7 @@ fn spliced_frames(file: &[u8]) -> usize {
 /// bit for bit by the `parquet` crate and to the same bit checksums by pyarrow.
 #[test]
 fn noisy_multi_page_columns_round_trip_through_every_reader() {
-    const ROWS: usize = 300_000;
+    const ROWS: usize = 600_000;
     let blocks: Vec<RecordBatch> = (0..ROWS)
         .step_by(9_400)
         .map(|s| noisy_batch(s, 9_400.min(ROWS - s)))
@@ -657,7 +658,8 @@ fn noisy_multi_page_columns_round_trip_through_every_reader() {
         w.write(b).expect("write");
     }
     let file = Bytes::from(w.finish().expect("finish"));
-    // 5 row groups × 5 bands × 2–3 pages; every column's first page and every 16th is a probe.
+    // 10 row groups × 5 bands × 1 page (64 Ki values); every column's first page and every
+    // 16th is a probe.
     let spliced = spliced_frames(&file);
     assert!(spliced >= 30, "only {spliced} pages with a raw prefix");
     let got = read(&file);
