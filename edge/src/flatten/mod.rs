@@ -8,13 +8,15 @@
 //!   `pages` (a purpose-built page encoder for dense float columns, framing its pages with
 //!   `frame`), per-cube constant strings through `constant` and the numeric identity
 //!   columns (time, line, sample, x, y) through `dictionary`.
-//! - [`parquet`]: [`ParquetFileSink`], an atomically-renamed Parquet file.
+//! - [`parquet`]: [`ParquetFileSink`], an atomically-renamed Parquet file, written through
+//!   [`output`] ([`OutputFile`]: direct I/O where the filesystem takes it).
 
 pub mod batch;
 mod constant;
 mod dictionary;
 pub mod encoding;
 mod frame;
+pub mod output;
 mod pages;
 pub mod parquet;
 pub mod profile;
@@ -24,6 +26,7 @@ pub mod writer;
 
 pub use batch::{Flattener, Pipeline};
 pub use encoding::{BandEncoding, EncodingOptions};
+pub use output::{OutputFile, OutputIo};
 pub use parquet::{BatchSink, ParquetFileSink};
 pub use profile::Profile;
 pub use writer::SilverWriter;

@@ -434,7 +434,9 @@ pub(crate) fn split_streams(values: &[f32], out: &mut [u8]) {
 
 /// Byte `k` of each of `values` into `streams[k]` (each as long as `values`), folding the
 /// values into `stats` on the way (one pass over them). Runs of 16 values, so each
-/// stream gets whole 16-byte vector stores.
+/// stream gets whole 16-byte vector stores. The byte planes are written as `array::map`s of
+/// the run's bits: an indexed loop into a `[[u8; 16]; 4]` vectorised in some builds and not in
+/// others (the same source, 2.6× slower when scalar; check `packuswb` in the disassembly).
 fn split_into(values: &[f32], streams: [&mut [u8]; 4], stats: &mut MinMax) {
     const RUN: usize = LANES;
     // Local lanes, so they live in registers rather than behind `&mut`.
@@ -456,18 +458,11 @@ fn split_into(values: &[f32], streams: [&mut [u8]; 4], stats: &mut MinMax) {
     for ((((v, a), b), c), d) in runs {
         let v: &[f32; RUN] = v.try_into().unwrap_or(&[0.0; RUN]);
         lanes.fold_lanes(v);
-        let mut out = [[0u8; RUN]; 4];
-        for (i, x) in v.iter().enumerate() {
-            let x = x.to_bits();
-            out[0][i] = x as u8;
-            out[1][i] = (x >> 8) as u8;
-            out[2][i] = (x >> 16) as u8;
-            out[3][i] = (x >> 24) as u8;
-        }
-        a.copy_from_slice(&out[0]);
-        b.copy_from_slice(&out[1]);
-        c.copy_from_slice(&out[2]);
-        d.copy_from_slice(&out[3]);
+        let bits = v.map(f32::to_bits);
+        a.copy_from_slice(&bits.map(|x| x as u8));
+        b.copy_from_slice(&bits.map(|x| (x >> 8) as u8));
+        c.copy_from_slice(&bits.map(|x| (x >> 16) as u8));
+        d.copy_from_slice(&bits.map(|x| (x >> 24) as u8));
     }
     lanes.update(&values[whole..n]);
     *stats = lanes;

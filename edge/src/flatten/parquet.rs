@@ -2,24 +2,18 @@
 //!
 //! The file is written as `NAME.parquet.partial`, fsynced, then renamed to `NAME.parquet`, so
 //! a reader (or a directory watcher) never sees a half-written file and a crash leaves only a
-//! `.partial` to delete.
-//!
-//! **Early writeback.** Waiting for the disk at the end was 10–20 % of a cube's wall time
-//! (`docs/benchmarks.md`): every [`SYNC_EVERY_ROWS`] rows, when the previous one is done, a
-//! background thread `fdatasync`s what the file holds so far (a second handle on the same
-//! open file), so the disk writes overlap encoding and the final `fsync` has little left to
-//! wait for. It adds no durability promise: only the final `fsync` before the rename counts,
-//! and a background sync's error fails [`ParquetFileSink::finish`].
+//! `.partial` to delete. The bytes go to disk through an [`OutputFile`]: with `O_DIRECT` where
+//! the filesystem takes it, else through the page cache with early writeback (see
+//! [`super::output`]).
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use super::encoding::EncodingOptions;
+use super::output::{OutputFile, OutputIo};
 use super::writer::SilverWriter;
 use crate::error::{Error, Result};
 
@@ -29,16 +23,9 @@ pub trait BatchSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<()>;
 }
 
-/// Rows between background syncs of a file being written (see the module docs).
-pub const SYNC_EVERY_ROWS: u64 = 1 << 17;
-
 /// A Parquet file being written.
 pub struct ParquetFileSink {
-    writer: Option<SilverWriter<BufWriter<File>>>,
-    /// A second handle on the file, for the background syncs.
-    sync_handle: Option<File>,
-    syncing: Option<JoinHandle<std::io::Result<()>>>,
-    synced_rows: u64,
+    writer: Option<SilverWriter<OutputFile>>,
     partial: PathBuf,
     path: PathBuf,
     cube_id: String,
@@ -46,7 +33,8 @@ pub struct ParquetFileSink {
 }
 
 impl ParquetFileSink {
-    /// Create `path` (via `path.partial`) with the Silver encodings for `grid_nm`.
+    /// Create `path` (via `path.partial`) with the Silver encodings for `grid_nm`, written the
+    /// way `HSI_OUTPUT_IO` says ([`OutputIo::from_env`]: direct I/O unless `buffered`).
     pub fn create(
         path: &Path,
         schema: SchemaRef,
@@ -54,28 +42,39 @@ impl ParquetFileSink {
         encoding: &EncodingOptions,
         cube_id: &str,
     ) -> Result<Self> {
+        Self::create_with_io(
+            path,
+            schema,
+            grid_nm,
+            encoding,
+            cube_id,
+            OutputIo::from_env(),
+        )
+    }
+
+    /// [`create`](Self::create), reaching the disk as `io` says.
+    pub fn create_with_io(
+        path: &Path,
+        schema: SchemaRef,
+        grid_nm: &[f32],
+        encoding: &EncodingOptions,
+        cube_id: &str,
+        io: OutputIo,
+    ) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
-        let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
-        let sync_handle = file.try_clone().ok();
-        let writer = SilverWriter::try_new(
-            BufWriter::with_capacity(1 << 20, file),
-            schema,
-            encoding.writer_properties(grid_nm),
-        )
-        .map_err(|e| Error::Encode {
-            cube_id: cube_id.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let file = OutputFile::create(&partial, io).map_err(|e| Error::io(&partial, e))?;
+        let writer = SilverWriter::try_new(file, schema, encoding.writer_properties(grid_nm))
+            .map_err(|e| Error::Encode {
+                cube_id: cube_id.to_owned(),
+                reason: e.to_string(),
+            })?;
         Ok(ParquetFileSink {
             writer: Some(writer),
-            sync_handle,
-            syncing: None,
-            synced_rows: 0,
             partial,
             path: path.to_path_buf(),
             cube_id: cube_id.to_owned(),
@@ -85,21 +84,12 @@ impl ParquetFileSink {
 
     /// Close, fsync and rename into place. Returns the final path and its size in bytes.
     pub fn finish(mut self) -> Result<(PathBuf, u64)> {
-        self.join_sync()?;
         let writer = self.writer.take().ok_or_else(|| self.closed())?;
-        let buf = writer.finish().map_err(|e| Error::Encode {
+        let file = writer.finish().map_err(|e| Error::Encode {
             cube_id: self.cube_id.clone(),
             reason: e.to_string(),
         })?;
-        let file = buf
-            .into_inner()
-            .map_err(|e| Error::io(&self.partial, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.partial, e))?;
-        let bytes = file
-            .metadata()
-            .map_err(|e| Error::io(&self.partial, e))?
-            .len();
-        drop(file);
+        let bytes = file.finish().map_err(|e| Error::io(&self.partial, e))?;
         std::fs::rename(&self.partial, &self.path).map_err(|e| Error::io(&self.path, e))?;
         if let Some(dir) = self.path.parent() {
             // Make the rename durable; ignore platforms where directories cannot be opened.
@@ -121,39 +111,6 @@ impl ParquetFileSink {
     pub fn rows(&self) -> u64 {
         self.rows
     }
-
-    /// Start a background sync when [`SYNC_EVERY_ROWS`] rows came since the last one and the
-    /// last one is done.
-    fn maybe_sync(&mut self) -> Result<()> {
-        if self.rows < self.synced_rows + SYNC_EVERY_ROWS {
-            return Ok(());
-        }
-        if self.syncing.as_ref().is_some_and(|h| !h.is_finished()) {
-            return Ok(());
-        }
-        self.join_sync()?;
-        let Some(file) = self.sync_handle.as_ref().and_then(|f| f.try_clone().ok()) else {
-            return Ok(());
-        };
-        self.synced_rows = self.rows;
-        self.syncing = std::thread::Builder::new()
-            .name("parquet-sync".into())
-            .spawn(move || file.sync_data())
-            .ok();
-        Ok(())
-    }
-
-    /// Wait for the background sync, if any; its error is the file's.
-    fn join_sync(&mut self) -> Result<()> {
-        match self.syncing.take().map(JoinHandle::join) {
-            None | Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => Err(Error::io(&self.partial, e)),
-            Some(Err(_)) => Err(Error::io(
-                &self.partial,
-                std::io::Error::other("the background sync thread panicked"),
-            )),
-        }
-    }
 }
 
 impl BatchSink for ParquetFileSink {
@@ -164,18 +121,15 @@ impl BatchSink for ParquetFileSink {
         writer.write(batch).map_err(|e| Error::Encode {
             cube_id: self.cube_id.clone(),
             reason: e.to_string(),
-        })?;
-        self.maybe_sync()
+        })
     }
 }
 
 impl Drop for ParquetFileSink {
     fn drop(&mut self) {
-        // Abandoned (error path): remove the partial file. After `finish` it no longer exists.
-        if let Some(h) = self.syncing.take() {
-            let _ = h.join();
-        }
-        if self.writer.is_some() {
+        // Abandoned (error path): stop the writer, then remove the partial file. After
+        // `finish` it no longer exists.
+        if self.writer.take().is_some() {
             let _ = std::fs::remove_file(&self.partial);
         }
     }
@@ -193,7 +147,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn background_syncs_run_while_writing_and_the_file_is_whole() {
+    fn files_are_whole_written_directly_or_through_the_page_cache() {
+        for io in [OutputIo::Direct, OutputIo::Buffered] {
+            write_and_read_back(io);
+        }
+    }
+
+    fn write_and_read_back(io: OutputIo) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("c.full.parquet");
         let schema = Arc::new(Schema::new(vec![Field::new(
@@ -201,9 +161,15 @@ mod tests {
             DataType::Int32,
             false,
         )]));
-        let mut sink =
-            ParquetFileSink::create(&path, schema.clone(), &[], &EncodingOptions::default(), "c")
-                .expect("create");
+        let mut sink = ParquetFileSink::create_with_io(
+            &path,
+            schema.clone(),
+            &[],
+            &EncodingOptions::default(),
+            "c",
+            io,
+        )
+        .expect("create");
         let mut sum = 0i64;
         for b in 0..6 {
             let values: Vec<i32> = (0..50_000).map(|i| b * 50_000 + i).collect();
@@ -213,10 +179,6 @@ mod tests {
                     .expect("batch");
             sink.write(&batch).expect("write");
         }
-        assert!(
-            sink.synced_rows >= SYNC_EVERY_ROWS,
-            "a background sync started after {SYNC_EVERY_ROWS} rows"
-        );
         let (out, bytes) = sink.finish().expect("finish");
         assert_eq!(out, path);
         assert!(!dir.path().join("c.full.parquet.partial").exists());
