@@ -4,7 +4,20 @@ cd "$root"
 eval "$(scripts/bootstrap.sh)"
 work="${BENCH_DIR:-$HOME/.cache/hsi/bench}"
 mkdir -p "$work"
-echo "building release hsi-edge ..." >&2
+# The container image's build (edge/Dockerfile): on x86_64 it targets x86-64-v3 (AVX2, FMA,
+# BMI2: every x86 server CPU since 2013-15), as NumPy, OpenBLAS and pyarrow pick their AVX2/AVX-512
+# kernels at run time. BENCH_TARGET_CPU=generic builds for the x86-64 baseline (SSE2) instead.
+# Such builds get their own target directory so they do not invalidate the test build's cache.
+target_cpu="${BENCH_TARGET_CPU:-}"
+if [ -z "$target_cpu" ] && [ "$(uname -m)" = x86_64 ] \
+   && grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo; then
+  target_cpu=x86-64-v3
+fi
+if [ -n "$target_cpu" ] && [ "$target_cpu" != generic ]; then
+  export RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=$target_cpu"
+  export CARGO_TARGET_DIR="$CARGO_TARGET_DIR-$target_cpu"
+fi
+echo "building release hsi-edge (target cpu: ${target_cpu:-generic}) ..." >&2
 cargo build --release -q -p hsi-edge --bin hsi-edge
 bin="$CARGO_TARGET_DIR/release/hsi-edge"
 # The container image's allocator settings (edge/Dockerfile), for every process the benches run,

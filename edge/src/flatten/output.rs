@@ -62,8 +62,10 @@ impl OutputIo {
 pub const ALIGN: usize = 4096;
 /// Bytes per direct write.
 pub const BUFFER: usize = 1 << 20;
-/// Buffers in flight between the writer and the disk thread (filled, being written, spare).
-const BUFFERS: usize = 3;
+/// Buffers in flight between the writer and the disk thread. Measured on the 256 MB cube
+/// (one pinned core): with 3, the writer waited for the device ~0.06 s more per cube than with
+/// 16 (a direct write's latency varies); 16 MiB is ~10 % of the pipeline's peak RSS.
+const BUFFERS: usize = 16;
 /// Bytes between background syncs on the page-cache path.
 pub const SYNC_EVERY_BYTES: u64 = 64 << 20;
 
@@ -329,7 +331,7 @@ fn open_direct(path: &Path) -> io::Result<Option<File>> {
         .write(true)
         .create(true)
         .truncate(true)
-        .custom_flags(libc::O_DIRECT)
+        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
         .open(path)
     {
         Ok(f) => Ok(Some(f)),
