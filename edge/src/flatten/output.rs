@@ -48,11 +48,19 @@ pub enum OutputIo {
 }
 
 impl OutputIo {
-    /// The mode named by `HSI_OUTPUT_IO` (`direct` or `buffered`), else [`OutputIo::Direct`].
+    /// The mode named by `HSI_OUTPUT_IO` (`direct` or `buffered`), else [`OutputIo::Direct`]
+    /// (with a warning when it names something else).
     pub fn from_env() -> Self {
         match std::env::var("HSI_OUTPUT_IO").as_deref() {
             Ok("buffered") => OutputIo::Buffered,
-            _ => OutputIo::Direct,
+            Ok("direct") | Err(_) => OutputIo::Direct,
+            Ok(other) => {
+                tracing::warn!(
+                    value = other,
+                    "HSI_OUTPUT_IO is neither `direct` nor `buffered`; writing directly"
+                );
+                OutputIo::Direct
+            }
         }
     }
 }
@@ -252,13 +260,21 @@ impl Direct {
         }
     }
 
-    /// The disk thread's error, once it has stopped.
-    fn stopped(&mut self, path: &Path) -> io::Error {
+    /// Close the channel to the disk thread and wait for it: the file, or its first error.
+    fn join(&mut self) -> io::Result<File> {
         self.to_disk = None;
         match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(Err(e))) => e,
-            Some(Err(_)) => io::Error::other("the direct-write thread panicked"),
-            _ => io::Error::other(format!(
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the direct-write thread panicked")),
+            None => Err(io::Error::other("the direct-write thread already stopped")),
+        }
+    }
+
+    /// The disk thread's error, once it has stopped.
+    fn stopped(&mut self, path: &Path) -> io::Error {
+        match self.join() {
+            Err(e) => e,
+            Ok(_) => io::Error::other(format!(
                 "{}: the direct-write thread stopped",
                 path.display()
             )),
@@ -280,12 +296,7 @@ impl Direct {
                 return Err(self.stopped(path));
             }
         }
-        self.to_disk = None;
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(io::Error::other("the direct-write thread panicked")),
-            None => Err(io::Error::other("the direct-write thread already stopped")),
-        }
+        self.join()
     }
 }
 
