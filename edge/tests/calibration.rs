@@ -610,6 +610,80 @@ fn u16_blocks_calibrate_as_stored_to_the_same_bits() {
     assert!(reason(err).contains("does not fit"));
 }
 
+/// A block buffer given back through `Flattened::into_buffer` and `Calibrator::recycle` is
+/// reused without zero-filling: the next block (different values, and a shorter last block)
+/// must come out bit for bit as from a fresh calibrator. A batch still held keeps its buffer.
+#[test]
+fn recycled_block_buffers_give_the_same_bits() {
+    let (lines, samples, bands) = (5, 70, 40);
+    let wl: Vec<f32> = (0..bands).map(|b| 420.0 + 15.0 * b as f32).collect();
+    let mut i = info(lines, samples, wl, DataKind::RawDn);
+    i.radiometry = Some(Radiometry::FlatField(FlatFieldFrames {
+        dark: Array2::from_shape_fn((samples, bands), |(s, b)| 90.0 + (s % 7) as f32 + b as f32),
+        white: Array2::from_shape_fn((samples, bands), |(s, b)| 20_000.0 + 13.0 * (s + b) as f32),
+        panel_reflectance: Array1::from_elem(bands, 0.98),
+    }));
+    let plan = CalibrationPlan::build(&i, &CalibrationConfig::default()).expect("plan");
+    let stored = |first_line: usize, n: usize, seed: usize| StoredBlock::U16 {
+        first_line,
+        data: Array3::from_shape_fn((n, samples, bands), |(l, s, b)| {
+            (700 + seed * 311 + 41 * l + 97 * s + 59 * b + (l * s * b) % 89) as u16
+        })
+        .into_shared(),
+    };
+    let f = hsi_edge::flatten::Flattener::new(
+        &i.header,
+        &plan,
+        hsi_edge::flatten::Pipeline::Edge,
+        None,
+    );
+    let mut cpu = CpuCalibrator::default();
+    let first = cpu
+        .calibrate_stored(&plan, &stored(0, 3, 1))
+        .expect("block 1");
+    let want_first: Vec<f32> = first
+        .data
+        .permuted_axes([2, 0, 1])
+        .iter()
+        .copied()
+        .collect();
+    let first = cpu
+        .calibrate_stored(&plan, &stored(0, 3, 1))
+        .expect("block 1");
+    let flat = f.flatten_reusable(first).expect("flatten").expect("rows");
+    let buffer = flat
+        .into_buffer()
+        .expect("nothing else holds the block's buffer");
+    assert_eq!(buffer, want_first, "the buffer is the band-major block");
+    cpu.recycle(buffer);
+    // Same size, shorter (the last block), then longer than the buffer given back.
+    for (first_line, n, seed) in [(0, 3, 3), (3, 2, 2), (0, 3, 4)] {
+        let got = cpu
+            .calibrate_stored(&plan, &stored(first_line, n, seed))
+            .expect("recycled");
+        let want = CpuCalibrator::default()
+            .calibrate_stored(&plan, &stored(first_line, n, seed))
+            .expect("fresh");
+        assert_eq!(got.data.dim(), want.data.dim());
+        for ((idx, a), b) in got.data.indexed_iter().zip(want.data.iter()) {
+            assert_eq!(a.to_bits(), b.to_bits(), "block at {first_line}, {idx:?}");
+        }
+        let flat = f.flatten_reusable(got).expect("flatten").expect("rows");
+        assert_eq!(flat.batch.num_rows(), n * samples);
+        cpu.recycle(flat.into_buffer().expect("buffer back"));
+    }
+    let last = cpu
+        .calibrate_stored(&plan, &stored(0, 3, 5))
+        .expect("block");
+    let flat = f.flatten_reusable(last).expect("flatten").expect("rows");
+    let held = flat.batch.clone();
+    assert!(
+        flat.into_buffer().is_none(),
+        "a held batch keeps its buffer"
+    );
+    assert_eq!(held.num_rows(), 3 * samples);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Savitzky–Golay
 

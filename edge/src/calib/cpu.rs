@@ -49,6 +49,9 @@ pub struct CpuCalibrator {
     bins: BinSums,
     /// Transposed input tile of the sparse product.
     tile: Vec<f32>,
+    /// A block output buffer given back ([`Calibrator::recycle`]): the sparse product
+    /// overwrites every value, so reusing it skips zero-filling a fresh one.
+    spare: Option<Vec<f32>>,
     product: Product,
 }
 
@@ -236,6 +239,10 @@ impl Calibrator for CpuCalibrator {
         "cpu"
     }
 
+    fn recycle(&mut self, buffer: Vec<f32>) {
+        self.spare = Some(buffer);
+    }
+
     /// u16 blocks go straight into the fused sparse kernel, converted in registers (the
     /// default path); other products and binning take the `f32` conversion.
     fn calibrate_stored(
@@ -252,7 +259,7 @@ impl Calibrator for CpuCalibrator {
         check_shape(plan, *first_line, data.dim())?;
         let raw = contiguous(data);
         let mut tile = std::mem::take(&mut self.tile);
-        let out = Vec::new();
+        let out = self.spare.take().unwrap_or_default();
         let finite = plan.radiometric().finite_for_u16();
         let result = self.fused_sparse(plan, &raw, finite, data.dim().0, out, &mut tile);
         self.tile = tile;

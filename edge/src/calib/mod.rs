@@ -92,4 +92,11 @@ pub trait Calibrator: Send {
     ) -> Result<CalibratedBlock> {
         self.calibrate(plan, &block.to_f32())
     }
+
+    /// Give back the buffer of a block this calibrator produced, once nothing refers to it
+    /// any more, for a later block's output: a fresh buffer would be zero-filled first. The
+    /// default drops it.
+    fn recycle(&mut self, buffer: Vec<f32>) {
+        drop(buffer);
+    }
 }

@@ -51,6 +51,25 @@ pub struct Flattener {
     bands: usize,
 }
 
+/// A flattened block: the batch, and the calibrated block's buffer when the band columns are
+/// slices of it.
+#[derive(Debug)]
+pub struct Flattened {
+    /// The rows.
+    pub batch: RecordBatch,
+    storage: Option<Buffer>,
+}
+
+impl Flattened {
+    /// Drop the batch and return the block's buffer for reuse
+    /// ([`Calibrator::recycle`](crate::calib::Calibrator::recycle)): `None` when the columns
+    /// were copies, or when anything still holds a column (a sink that kept the batch).
+    pub fn into_buffer(self) -> Option<Vec<f32>> {
+        drop(self.batch);
+        self.storage?.into_vec::<f32>().ok()
+    }
+}
+
 impl Flattener {
     /// Prepare flattening for one cube.
     pub fn new(
@@ -141,6 +160,18 @@ impl Flattener {
     /// [`Self::flatten`], taking the block: a band-major block without no-data pixels becomes
     /// the band columns without a copy (each column is a slice of the block's buffer).
     pub fn flatten_owned(&self, block: CalibratedBlock) -> Result<Option<RecordBatch>> {
+        Ok(self.flatten_reusable(block)?.map(|f| f.batch))
+    }
+
+    /// [`Self::flatten_owned`], keeping a handle on the block's buffer when the columns are
+    /// slices of it, so that [`Flattened::into_buffer`] can give it back for the next block.
+    pub fn flatten_reusable(&self, block: CalibratedBlock) -> Result<Option<Flattened>> {
+        let copied = |batch: Option<RecordBatch>| {
+            batch.map(|batch| Flattened {
+                batch,
+                storage: None,
+            })
+        };
         let (lines, samples, bands) = block.data.dim();
         let pixels = lines * samples;
         // Anything but a full band-major block takes the copying path.
@@ -148,10 +179,10 @@ impl Flattener {
             Some(flat) if bands == self.bands && pixels > 0 => {
                 valid_band_major(flat, pixels, bands)
             }
-            _ => return self.flatten(&block),
+            _ => return self.flatten(&block).map(copied),
         };
         if valid.len() != pixels {
-            return self.flatten(&block);
+            return self.flatten(&block).map(copied);
         }
         let first_line = block.first_line;
         let (mut values, offset) = block.data.into_raw_vec_and_offset();
@@ -169,7 +200,12 @@ impl Flattener {
                 Arc::new(Float32Array::new(col, None)) as ArrayRef
             })
             .collect();
-        self.batch(first_line, samples, &valid, band_cols)
+        Ok(self
+            .batch(first_line, samples, &valid, band_cols)?
+            .map(|batch| Flattened {
+                batch,
+                storage: Some(buffer),
+            }))
     }
 
     /// Band columns from per-band vectors, quantised when the profile asks.

@@ -24,7 +24,7 @@ pub mod schema;
 mod segments;
 pub mod writer;
 
-pub use batch::{Flattener, Pipeline};
+pub use batch::{Flattened, Flattener, Pipeline};
 pub use encoding::{BandEncoding, EncodingOptions};
 pub use output::{OutputFile, OutputIo};
 pub use parquet::{BatchSink, ParquetFileSink};

@@ -190,13 +190,16 @@ pub fn run_blocks_timed(
             let calibrated = calibrator.calibrate_stored(plan, &block)?;
             times.calibrate += t.elapsed();
             t = Instant::now();
-            let batch = flattener.flatten_owned(calibrated)?;
+            let flat = flattener.flatten_reusable(calibrated)?;
             times.flatten += t.elapsed();
-            if let Some(batch) = batch {
-                rows += batch.num_rows() as u64;
+            if let Some(flat) = flat {
+                rows += flat.batch.num_rows() as u64;
                 t = Instant::now();
-                sink.write(&batch)?;
+                sink.write(&flat.batch)?;
                 times.encode += t.elapsed();
+                if let Some(buffer) = flat.into_buffer() {
+                    calibrator.recycle(buffer);
+                }
             }
             progress.advance(lines);
             t = Instant::now();
