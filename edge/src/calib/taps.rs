@@ -96,8 +96,9 @@ impl SpectralTaps {
         let grid = self.cols();
         debug_assert!(out.len() >= n * grid);
         scratch.clear();
-        scratch.resize(2 * kept * TILE, 0.0);
-        let (xt, rows) = scratch.split_at_mut(kept * TILE);
+        scratch.resize((2 * kept + grid) * TILE, 0.0);
+        let (xt, rest) = scratch.split_at_mut(kept * TILE);
+        let (rows, short) = rest.split_at_mut(kept * TILE);
         let mut p0 = 0;
         while p0 < n {
             let m = TILE.min(n - p0);
@@ -119,15 +120,27 @@ impl SpectralTaps {
                         *a += w * s;
                     }
                 }
+                // `acc` is stored whole, in 8-value pieces: vector moves straight from the
+                // registers holding it. A whole-array store (`*dst = acc`, 256 bytes) or a
+                // partial copy (`acc[..m]`) made it a `memcpy` call, with `acc` spilled to the
+                // stack around the taps loop: 3 % of a run (session 9; check the disassembly
+                // for `memcpy` calls). A short tile goes through `short` instead.
                 let at = j * n + p0;
-                // A whole tile is a fixed-size store (vector moves, not a `memcpy` call).
-                if m == TILE
-                    && let Some(dst) = out.get_mut(at..at + TILE)
-                    && let Ok(dst) = <&mut [f32; TILE]>::try_from(dst)
-                {
-                    *dst = acc;
-                } else if let Some(dst) = out.get_mut(at..at + m) {
-                    dst.copy_from_slice(&acc[..m]);
+                let dst = match m {
+                    TILE => out.get_mut(at..at + TILE),
+                    _ => short.get_mut(j * TILE..(j + 1) * TILE),
+                };
+                if let Some(dst) = dst {
+                    for (d, a) in dst.chunks_exact_mut(8).zip(acc.chunks_exact(8)) {
+                        d.copy_from_slice(a);
+                    }
+                }
+            }
+            if m < TILE {
+                for (j, tile) in short.chunks_exact(TILE).enumerate() {
+                    if let Some(dst) = out.get_mut(j * n + p0..j * n + p0 + m) {
+                        dst.copy_from_slice(&tile[..m]);
+                    }
                 }
             }
             p0 += m;
