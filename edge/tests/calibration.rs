@@ -682,6 +682,23 @@ fn recycled_block_buffers_give_the_same_bits() {
         "a held batch keeps its buffer"
     );
     assert_eq!(held.num_rows(), 3 * samples);
+    // A block longer than any before rebuilds the flattener's cached constant columns.
+    let whole = cpu
+        .calibrate_stored(&plan, &stored(0, 5, 6))
+        .expect("block");
+    let batch = f.flatten_owned(whole).expect("flatten").expect("rows");
+    assert_eq!(batch.num_rows(), 5 * samples);
+    for (name, want) in [("cube_id", i.header.cube_id.as_str()), ("pipeline", "edge")] {
+        let col = batch.column_by_name(name).expect("column");
+        let col = col
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .expect("strings");
+        assert_eq!(arrow_array::Array::len(col), 5 * samples);
+        assert!(col.iter().all(|v| v == Some(want)), "{name}");
+    }
+    let time = batch.column_by_name("acquisition_time").expect("time");
+    assert_eq!(time.len(), 5 * samples);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //! transpose. No-data pixels (NaN in every band) are dropped, so a chip of fill values yields
 //! no rows.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::{
     ArrayRef, Float32Array, Float64Array, Int32Array, RecordBatch, StringArray,
@@ -49,6 +49,10 @@ pub struct Flattener {
     mantissa_bits: Option<u8>,
     schema: SchemaRef,
     bands: usize,
+    /// The columns holding one value per cube (the identity strings and the time), built for
+    /// the longest block so far and sliced for each block (zero-copy): the same buffers every
+    /// block, which also lets the Silver writer check them once ([`super::constant`]).
+    constants: Arc<Mutex<Vec<ArrayRef>>>,
 }
 
 /// A flattened block: the batch, and the calibrated block's buffer when the band columns are
@@ -87,6 +91,7 @@ impl Flattener {
             mantissa_bits,
             schema: silver_schema(&plan.grid_nm),
             bands: plan.grid_nm.len(),
+            constants: Arc::default(),
         }
     }
 
@@ -256,7 +261,38 @@ impl Flattener {
             ys.push(y);
         }
 
+        let constants = self.constants(n)?;
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(11 + bands);
+        cols.extend(constants[..5].iter().cloned());
+        cols.push(Arc::new(Int32Array::from(line_col)));
+        cols.push(Arc::new(Int32Array::from(sample_col)));
+        cols.push(Arc::new(Float64Array::from(xs)));
+        cols.push(Arc::new(Float64Array::from(ys)));
+        cols.extend(constants[5..].iter().cloned());
+        cols.extend(band_cols);
+        RecordBatch::try_new(self.schema.clone(), cols)
+            .map(Some)
+            .map_err(|e| Error::Encode {
+                cube_id: self.header.cube_id.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The constant columns in schema order (`cube_id`, `farm_id`, `field_id`, `sensor_id`,
+    /// `acquisition_time`, then `pipeline`, `calibration_version`) for `n` rows: slices of
+    /// the cached ones, rebuilt when a block is longer than any before.
+    fn constants(&self, n: usize) -> Result<Vec<ArrayRef>> {
+        let mut cache = self
+            .constants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cache.first().is_none_or(|c| c.len() < n) {
+            *cache = self.build_constants(n)?;
+        }
+        Ok(cache.iter().map(|c| c.slice(0, n)).collect())
+    }
+
+    fn build_constants(&self, n: usize) -> Result<Vec<ArrayRef>> {
         // `n` copies of a string: the bytes repeated and offsets in steps of its length.
         let repeat = |s: &str| -> Result<ArrayRef> {
             let too_long = || Error::Encode {
@@ -279,27 +315,17 @@ impl Flattener {
             })?;
             Ok(Arc::new(array))
         };
-        cols.push(repeat(&self.header.cube_id)?);
-        cols.push(repeat(&self.header.farm_id)?);
-        cols.push(repeat(&self.header.field_id)?);
-        cols.push(repeat(&self.header.sensor_id)?);
-        cols.push(Arc::new(
-            TimestampMicrosecondArray::from(vec![self.acquisition_us; n]).with_timezone("UTC"),
-        ));
-        cols.push(Arc::new(Int32Array::from(line_col)));
-        cols.push(Arc::new(Int32Array::from(sample_col)));
-        cols.push(Arc::new(Float64Array::from(xs)));
-        cols.push(Arc::new(Float64Array::from(ys)));
-        cols.push(repeat(self.pipeline.as_str())?);
-        cols.push(repeat(&self.calibration_version)?);
-
-        cols.extend(band_cols);
-        RecordBatch::try_new(self.schema.clone(), cols)
-            .map(Some)
-            .map_err(|e| Error::Encode {
-                cube_id: self.header.cube_id.clone(),
-                reason: e.to_string(),
-            })
+        Ok(vec![
+            repeat(&self.header.cube_id)?,
+            repeat(&self.header.farm_id)?,
+            repeat(&self.header.field_id)?,
+            repeat(&self.header.sensor_id)?,
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![self.acquisition_us; n]).with_timezone("UTC"),
+            ),
+            repeat(self.pipeline.as_str())?,
+            repeat(&self.calibration_version)?,
+        ])
     }
 }
 

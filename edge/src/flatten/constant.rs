@@ -19,6 +19,7 @@
 //! ([`ConstantChunk::replay`]).
 
 use arrow_array::{Array, StringArray};
+use arrow_buffer::Buffer;
 use bytes::Bytes;
 use parquet::basic::Encoding;
 use parquet::column::page::{CompressedPage, Page, PageWriter};
@@ -40,6 +41,10 @@ pub(crate) struct ConstantChunk {
     /// The value repeated, grown to the longest slice seen: a slice is checked with one
     /// comparison against it rather than one per row.
     repeated: Vec<u8>,
+    /// A values buffer whose first bytes (how many) were found to be the value repeated:
+    /// later slices of the same buffer (the flattener hands out slices of one cached column)
+    /// skip the comparison. Holding the buffer keeps its address from being reused.
+    checked: Option<(Buffer, usize)>,
     rows: u64,
 }
 
@@ -50,6 +55,7 @@ impl ConstantChunk {
             descr,
             value: None,
             repeated: Vec::new(),
+            checked: None,
             rows: 0,
         }
     }
@@ -76,10 +82,17 @@ impl ConstantChunk {
             .enumerate()
             .all(|(i, &o)| (o - start) as usize == i * len);
         let bytes = &array.value_data()[start as usize..end as usize];
-        if same_lengths && self.repeated.len() < bytes.len() {
+        let values = array.values();
+        let seen = self.checked.as_ref().is_some_and(|(buffer, upto)| {
+            buffer.as_ptr() == values.as_ptr() && end as usize <= *upto && start == 0
+        });
+        if same_lengths && !seen && self.repeated.len() < bytes.len() {
             self.repeated = value.repeat(array.len());
         }
-        let same_bytes = same_lengths && self.repeated.get(..bytes.len()) == Some(bytes);
+        let same_bytes = same_lengths && (seen || self.repeated.get(..bytes.len()) == Some(bytes));
+        if same_bytes && !seen && start == 0 {
+            self.checked = Some((values.clone(), end as usize));
+        }
         if !same_bytes {
             if self.rows == 0 {
                 self.value = None;
@@ -198,5 +211,32 @@ mod tests {
         let mut empty = ConstantChunk::new(descr());
         assert!(empty.push(&StringArray::from(vec!["", ""])));
         assert!(!empty.push(&StringArray::from(vec!["x"])));
+    }
+
+    /// Slices of one checked column (as the flattener hands out) are taken without comparing
+    /// their bytes again; a longer slice, other offsets or another buffer are checked in full.
+    #[test]
+    fn slices_of_a_checked_buffer_skip_the_comparison() {
+        use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+        let cached = StringArray::from(vec!["ab"; 8]);
+        let mut c = ConstantChunk::new(descr());
+        assert!(c.push(&cached.slice(0, 4)));
+        assert_eq!(c.checked.as_ref().map(|(_, upto)| *upto), Some(8));
+        assert!(c.push(&cached.slice(0, 3)), "within the checked bytes");
+        assert!(
+            c.push(&cached.slice(0, 8)),
+            "longer: checked again, in full"
+        );
+        assert_eq!(c.checked.as_ref().map(|(_, upto)| *upto), Some(16));
+        // The same bytes cut at other offsets ("a", "ba", ...) are not repeats of "ab".
+        let odd = StringArray::new(
+            OffsetBuffer::new(ScalarBuffer::from(vec![0, 1, 3, 5])),
+            cached.values().clone(),
+            None,
+        );
+        assert!(!c.push(&odd));
+        // Another buffer with another value at the same length.
+        assert!(!c.push(&StringArray::from(vec!["ba"; 2])));
+        assert_eq!(c.rows, 15);
     }
 }

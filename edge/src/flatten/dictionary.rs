@@ -203,6 +203,12 @@ impl DictChunk {
         for bits in values {
             let index = match last {
                 Some((b, i)) if b == bits => i,
+                // The entry after the previous value's: a column cycling through the same
+                // values every line (`sample`, `x`) follows its dictionary without hashing.
+                Some((_, i)) if self.dict.get(i as usize + 1) == Some(&bits) => {
+                    last = Some((bits, i + 1));
+                    i + 1
+                }
                 _ => {
                     let next = self.dict.len() as u32;
                     let i = *self.lookup.entry(bits).or_insert(next);
