@@ -184,6 +184,10 @@ fn blocks_in_any_order_are_served_from_the_staged_chunk_run() {
     );
     for path in [plain, packed] {
         let mut r = Hdf5Reader::open(&path).unwrap();
+        assert!(
+            r.stages_chunks(),
+            "chunks smaller than the chunk cache are staged"
+        );
         for (first, count) in [
             (0, 2),
             (2, 2),
@@ -195,6 +199,64 @@ fn blocks_in_any_order_are_served_from_the_staged_chunk_run() {
             (0, 10),
         ] {
             assert_block_values(&mut r, first, count);
+        }
+    }
+}
+
+/// Unfiltered chunks of whole lines larger than HDF5's chunk cache (here 6 lines of
+/// 512 × 256 u16 = 1.5 MiB) are read as exactly the requested lines, in any order, straddling
+/// chunks; compressed chunks of the same size are still staged. Both give the values written.
+#[test]
+fn large_unfiltered_chunks_are_read_as_exact_line_ranges() {
+    let (lines, samples, bands) = (14, 512, 256);
+    let value = |l: usize, s: usize, b: usize| ((l * 7919 + s * 31 + b * 3) % 65_521) as u16;
+    let dir = tempfile::tempdir().unwrap();
+    let band_info = Bands {
+        wavelength_nm: (0..bands).map(|b| 400.0 + 2.0 * b as f32).collect(),
+        fwhm_nm: None,
+        good: None,
+    };
+    let cube = Array3::from_shape_fn((lines, samples, bands), |(l, s, b)| value(l, s, b));
+    for deflate in [None, Some(1)] {
+        let path = dir.path().join(format!("large-{deflate:?}.h5"));
+        let shape = Shape {
+            lines,
+            samples,
+            bands,
+        };
+        let mut w = Hdf5CubeWriter::create(
+            &path,
+            &header(),
+            shape,
+            &band_info,
+            None,
+            &options(6, deflate),
+        )
+        .unwrap();
+        w.write_block(0, cube.view()).unwrap();
+        w.finish().unwrap();
+        let mut r = Hdf5Reader::open(&path).unwrap();
+        assert_eq!(r.chunk_lines(), Some(6));
+        assert_eq!(r.stages_chunks(), deflate.is_some(), "{deflate:?}");
+        for (first, count) in [(0, 4), (4, 4), (5, 3), (12, 5), (2, 1), (0, 14), (8, 6)] {
+            let n = count.min(lines - first);
+            let StoredBlock::U16 { first_line, data } = r.read_block_stored(first, count).unwrap()
+            else {
+                panic!("u16 cube read as stored should stay u16");
+            };
+            assert_eq!(first_line, first);
+            assert_eq!(
+                data.dim(),
+                (n, samples, bands),
+                "{deflate:?} {first}+{count}"
+            );
+            assert_eq!(
+                data,
+                cube.slice(s![first..first + n, .., ..]),
+                "{deflate:?} {first}"
+            );
+            let block = r.read_block(first, count).unwrap();
+            assert_eq!(block.data, data.mapv(f32::from));
         }
     }
 }
