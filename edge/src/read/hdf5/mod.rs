@@ -57,9 +57,9 @@
 //!   blocks in flight are held). Each chunk is then read (and, when
 //!   filtered, decompressed) exactly once whatever the pipeline's block size, with no
 //!   HDF5 chunk cache: the cache is left at [`CHUNK_CACHE_BYTES`], smaller than a line-block
-//!   chunk, so HDF5 reads unfiltered chunks straight into the staging buffer instead of
-//!   copying them through its cache (measured in `docs/benchmarks.md`). Larger chunks, and
-//!   contiguous cubes, are read as hyperslabs of exactly the requested lines.
+//!   chunk, so HDF5 reads (and decompresses) chunks straight into the staging buffer instead
+//!   of copying them through its cache (measured in `docs/benchmarks.md`). Runs larger than
+//!   the limit, and contiguous cubes, are read as hyperslabs of exactly the requested lines.
 //! * **Unfiltered chunks are not staged** when they hold whole lines (all samples and bands)
 //!   and are larger than the chunk cache: HDF5 then reads exactly the requested lines, one
 //!   `pread` straight into the block (each byte is still read once), so a block's data is
@@ -278,7 +278,8 @@ impl Hdf5Reader {
 
     /// Whether blocks are served from staged runs of whole chunks (module docs, "Chunk
     /// staging"): chunked cubes, except unfiltered chunks of whole lines larger than the
-    /// chunk cache, which are read as exact line ranges.
+    /// chunk cache, which are read as exact line ranges (as is any request whose run would
+    /// exceed [`STAGE_LIMIT_BYTES`]).
     pub fn stages_chunks(&self) -> bool {
         self.chunk_lines.is_some_and(|c| c > 0) && !self.direct
     }
