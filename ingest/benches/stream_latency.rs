@@ -19,8 +19,8 @@ use hsi_edge::testkit::Tansu;
 use hsi_ingest::metrics::Metrics;
 use hsi_ingest::shutdown::Shutdown;
 use hsi_ingest::stream::{StreamConfig, StreamIngest, table_offsets};
+use hsi_lakehouse::LakeCatalog;
 use hsi_lakehouse::{LakehouseConfig, open_catalog};
-use iceberg::Catalog;
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -115,7 +115,7 @@ async fn send(p: &FutureProducer, meta: &ChunkMeta, v: &[u8]) -> (i32, i64) {
     (d.partition, d.offset)
 }
 
-async fn offsets(catalog: &dyn Catalog) -> BTreeMap<i32, i64> {
+async fn offsets(catalog: &dyn LakeCatalog) -> BTreeMap<i32, i64> {
     let t = catalog
         .load_table(&hsi_lakehouse::table::silver_reflectance())
         .await

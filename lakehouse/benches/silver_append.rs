@@ -129,7 +129,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-async fn fresh_lake(dir: &Path) -> (LakehouseConfig, Arc<dyn iceberg::Catalog>) {
+async fn fresh_lake(dir: &Path) -> (LakehouseConfig, Arc<dyn hsi_lakehouse::LakeCatalog>) {
     let cfg = LakehouseConfig::local(dir);
     let catalog = open_catalog(&cfg)
         .await

@@ -41,6 +41,30 @@ pub enum Error {
         reason: String,
     },
 
+    /// A commit's pointer swap failed in a way that does not tell whether it landed, and
+    /// re-reading the pointer did not settle it. Nothing was deleted (the snapshot may be
+    /// live); retry the whole operation, whose idempotency check makes the retry add nothing
+    /// if the first attempt landed.
+    #[error("commit to {table} may or may not have landed ({metadata_location}): {reason}")]
+    AmbiguousCommit {
+        /// `namespace.table`.
+        table: String,
+        /// The metadata file the commit tried to install.
+        metadata_location: String,
+        /// The swap's error.
+        reason: String,
+    },
+
+    /// A version of a raw object's rows is not current: a version that takes precedence over
+    /// it (see `crate::identity`) is already in the table. Its rows are not added.
+    #[error("{version} is superseded by {by}")]
+    Superseded {
+        /// The version that was to be added.
+        version: String,
+        /// The current version.
+        by: String,
+    },
+
     /// A snapshot id that the table does not have.
     #[error("table {table} has no snapshot {snapshot_id}")]
     SnapshotNotFound {
@@ -184,7 +208,7 @@ impl Error {
     /// Whether repeating the operation (after reloading the table) may succeed.
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Conflict { .. } => true,
+            Error::Conflict { .. } | Error::AmbiguousCommit { .. } => true,
             Error::Publish { retryable, .. } => *retryable,
             Error::Edge(e) => e.retryable(),
             Error::Iceberg { source, .. } => {

@@ -59,7 +59,7 @@ async fn sql_catalog_on_postgres() {
         pointers.current(&ident).await.unwrap(),
         t.metadata_location().unwrap()
     );
-    rollback(catalog.as_ref(), &pointers, &ident, snapshots[0])
+    rollback(catalog.as_ref(), &ident, snapshots[0])
         .await
         .unwrap();
     let t = catalog.load_table(&ident).await.unwrap();

@@ -90,9 +90,7 @@ async fn list_time_travel_and_rollback() {
     let pointers = MetadataPointers::connect(&lake.cfg).await.unwrap();
     let before_location = pointers.current(&ident).await.unwrap();
     assert_eq!(Some(before_location.as_str()), t.metadata_location());
-    let unknown = rollback(lake.catalog(), &pointers, &ident, 4242)
-        .await
-        .unwrap_err();
+    let unknown = rollback(lake.catalog(), &ident, 4242).await.unwrap_err();
     assert!(matches!(
         unknown,
         hsi_lakehouse::Error::SnapshotNotFound {
@@ -103,9 +101,7 @@ async fn list_time_travel_and_rollback() {
     assert!(!unknown.retryable());
 
     sleep_ms(5).await;
-    let plan = rollback(lake.catalog(), &pointers, &ident, s1)
-        .await
-        .unwrap();
+    let plan = rollback(lake.catalog(), &ident, s1).await.unwrap();
     assert_eq!((plan.from_snapshot_id, plan.to_snapshot_id), (Some(s3), s1));
     assert_eq!(pointers.current(&ident).await.unwrap(), plan.new_location);
     let t = lake.catalog().load_table(&ident).await.unwrap();
@@ -139,9 +135,7 @@ async fn list_time_travel_and_rollback() {
         12
     );
     // Rolling back to where we are is a no-op.
-    let noop = rollback(lake.catalog(), &pointers, &ident, s1)
-        .await
-        .unwrap();
+    let noop = rollback(lake.catalog(), &ident, s1).await.unwrap();
     assert!(noop.is_noop());
 
     // Keys of rolled-back snapshots are no longer "committed": replaying m2 appends again,
@@ -160,9 +154,7 @@ async fn list_time_travel_and_rollback() {
         return;
     };
     // Roll back once more (to s1) and let pyiceberg load the table from the same catalog.
-    rollback(lake.catalog(), &pointers, &ident, s1)
-        .await
-        .unwrap();
+    rollback(lake.catalog(), &ident, s1).await.unwrap();
     let j = pyiceberg_read(&py, &lake, "silver.reflectance", &[]);
     assert_eq!(j["current_snapshot_id"], s1);
     assert_eq!(j["rows"], 12);
@@ -192,7 +184,6 @@ async fn rollback_fails_with_conflict_when_table_moves_between_read_and_swap() {
     let cubes = three_cubes();
     let s1 = append_cube(&lake, &cubes[0], "m1").await;
     let _s2 = append_cube(&lake, &cubes[1], "m2").await;
-    let pointers = MetadataPointers::connect(&lake.cfg).await.unwrap();
 
     // Read + write new metadata...
     let plan = prepare_rollback(lake.catalog(), &ident, s1).await.unwrap();
@@ -206,7 +197,7 @@ async fn rollback_fails_with_conflict_when_table_moves_between_read_and_swap() {
     // ...a concurrent writer commits in between...
     let s3 = append_cube(&lake, &cubes[2], "m3").await;
     // ...so the swap must fail, retryably, leaving the concurrent commit in place.
-    let err = commit_rollback(&pointers, &plan).await.unwrap_err();
+    let err = commit_rollback(lake.catalog(), &plan).await.unwrap_err();
     assert!(
         matches!(err, hsi_lakehouse::Error::Conflict { .. }),
         "{err}"
@@ -224,9 +215,7 @@ async fn rollback_fails_with_conflict_when_table_moves_between_read_and_swap() {
     );
 
     // Retrying from a fresh read succeeds.
-    rollback(lake.catalog(), &pointers, &ident, s1)
-        .await
-        .unwrap();
+    rollback(lake.catalog(), &ident, s1).await.unwrap();
     let t = lake.catalog().load_table(&ident).await.unwrap();
     assert_eq!(t.metadata().current_snapshot_id(), Some(s1));
 

@@ -20,7 +20,7 @@ use crate::cube::CubeHeader;
 use crate::error::{Error, Result};
 
 /// Which pipeline wrote a row (the Silver `pipeline` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Pipeline {
     /// The edge container.
     Edge,

@@ -1,5 +1,5 @@
 //! Helpers of the edge-runtime integration tests: synthetic cubes, the daemon as a child
-//! process, a Kafka reader with consumer-side de-duplication, and an HTTP GET.
+//! process, a Kafka reader that counts duplicate records, and an HTTP GET.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -214,7 +214,8 @@ pub fn wait_until(timeout: Duration, mut ok: impl FnMut() -> bool) -> bool {
     ok()
 }
 
-/// What the topic holds, after consumer-side de-duplication by (cube id, chunk index).
+/// What the topic holds: every record counted (`records`), distinct (cube id, chunk index)
+/// kept once in `chunks` so a lost chunk is found; `duplicates()` reports the second copies.
 #[derive(Debug, Default)]
 pub struct TopicContents {
     /// Records read (duplicates included).

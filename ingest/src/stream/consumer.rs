@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use hsi_edge::chunk::{ChunkMeta, decode};
+use hsi_lakehouse::LakeCatalog;
 use hsi_lakehouse::silver::evolve_bands;
-use hsi_lakehouse::table::{
-    AppendOutcome, Guard, GuardedOutcome, PROP_KAFKA_OFFSETS, append_batches_guarded,
-};
-use iceberg::{Catalog, TableIdent};
+use hsi_lakehouse::table::{PlannedOutcome, commit_planned};
+use iceberg::TableIdent;
 use rdkafka::ClientConfig;
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -20,7 +19,8 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::config::{Assignment, StreamConfig};
 use super::context::{IngestContext, RebalanceEvent};
-use super::offsets::{KafkaOffsets, check_fence, merged, table_offsets};
+use super::offsets::table_offsets;
+use super::planner::{PendingChunk, StreamPlanner};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
@@ -45,7 +45,7 @@ pub struct StreamStats {
 
 #[derive(Default)]
 struct Pending {
-    batches: Vec<RecordBatch>,
+    chunks: Vec<PendingChunk>,
     rows: usize,
     /// Next offset per partition after the last record taken.
     ends: BTreeMap<i32, i64>,
@@ -60,7 +60,7 @@ impl Pending {
 
 /// The stream consumer.
 pub struct StreamIngest {
-    catalog: Arc<dyn Catalog>,
+    catalog: Arc<dyn LakeCatalog>,
     cfg: StreamConfig,
     ident: TableIdent,
     metrics: Metrics,
@@ -80,7 +80,7 @@ fn ms(d: Duration) -> String {
 }
 
 async fn load_offsets(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     topic: &str,
     group: &str,
@@ -97,7 +97,7 @@ async fn load_offsets(
 impl StreamIngest {
     /// A consumer writing to `cfg.table` through `catalog`.
     pub fn new(
-        catalog: Arc<dyn Catalog>,
+        catalog: Arc<dyn LakeCatalog>,
         cfg: StreamConfig,
         metrics: Metrics,
         stop: Shutdown,
@@ -252,7 +252,10 @@ impl StreamIngest {
                         match decoded {
                             Ok(chunk) => {
                                 pending.rows += chunk.rows;
-                                pending.batches.extend(chunk.batches);
+                                pending.chunks.push(PendingChunk {
+                                    meta: chunk.meta,
+                                    batches: chunk.batches,
+                                });
                             }
                             Err(e) => {
                                 self.dead_letter(&dlq, &msg, &origin, &e.to_string())
@@ -396,46 +399,35 @@ impl StreamIngest {
             .map(|p| (*p, assigned.get(p).copied().flatten()))
             .collect();
         let ends = pending.ends.clone();
-        evolve_bands(self.catalog.as_ref(), &self.ident, &pending.batches).await?;
-        let (topic, group, name) = (
-            self.cfg.topic.clone(),
-            self.cfg.group_id.clone(),
-            self.ident.to_string(),
-        );
-        let guard = move |md: &iceberg::spec::TableMetadata| -> hsi_lakehouse::Result<Guard> {
-            let (table, _) = table_offsets(md, &name, &topic, &group).map_err(|e| {
-                hsi_lakehouse::Error::InvalidInput {
-                    reason: e.to_string(),
-                }
-            })?;
-            if let Err(reason) = check_fence(&table, &starts) {
-                return Ok(Guard::Refuse(reason));
-            }
-            let value = KafkaOffsets {
-                topic: topic.clone(),
-                group: group.clone(),
-                partitions: merged(&table, &ends),
-            };
-            let json = serde_json::to_string(&value).unwrap_or_default();
-            Ok(Guard::Commit(BTreeMap::from([(
-                PROP_KAFKA_OFFSETS.to_owned(),
-                json,
-            )])))
+        let batches: Vec<RecordBatch> = pending
+            .chunks
+            .iter()
+            .flat_map(|c| c.batches.iter().cloned())
+            .collect();
+        evolve_bands(self.catalog.as_ref(), &self.ident, &batches).await?;
+        let planner = StreamPlanner {
+            table: self.ident.to_string(),
+            topic: self.cfg.topic.clone(),
+            group: self.cfg.group_id.clone(),
+            starts,
+            ends,
+            chunks: &pending.chunks,
         };
-        let outcome =
-            append_batches_guarded(self.catalog.as_ref(), &self.ident, &pending.batches, &guard)
-                .await?;
+        let outcome = commit_planned(self.catalog.as_ref(), &self.ident, &planner).await?;
         match outcome {
-            GuardedOutcome::Appended(AppendOutcome::Committed {
-                snapshot_id, rows, ..
-            }) => {
+            PlannedOutcome::Committed {
+                snapshot_id,
+                rows_added: rows,
+                rows_removed,
+                ..
+            } => {
                 self.metrics.rows.inc_by(rows);
                 self.metrics
                     .commit_seconds
                     .observe(started.elapsed().as_secs_f64());
                 stats.commits += 1;
                 stats.rows += rows;
-                tracing::info!(snapshot_id, rows, offsets = ?pending.ends, "committed to Silver");
+                tracing::info!(snapshot_id, rows, rows_removed, offsets = ?pending.ends, "committed to Silver");
                 let mut tpl = TopicPartitionList::new();
                 for (p, end) in &pending.ends {
                     assigned.insert(*p, Some(*end));
@@ -448,8 +440,8 @@ impl StreamIngest {
                 pending.clear();
                 self.update_lag(consumer, assigned);
             }
-            GuardedOutcome::Appended(_) => pending.clear(),
-            GuardedOutcome::Refused { reason, .. } => {
+            PlannedOutcome::Done { .. } => pending.clear(),
+            PlannedOutcome::Refused { reason } => {
                 self.metrics.fenced_batches.inc();
                 stats.fenced += 1;
                 tracing::warn!(%reason, "batch fenced: another writer committed past its start; re-seeking");

@@ -5,15 +5,16 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use futures::TryStreamExt;
+use hsi_lakehouse::LakeCatalog;
 use hsi_lakehouse::breeding::BreedingRules;
 use hsi_lakehouse::pipeline::{GoldSummary, gold, tables};
 use hsi_lakehouse::refdata::{Plot, YieldRow, boundaries, yields};
-use iceberg::{Catalog, TableIdent};
+use iceberg::TableIdent;
 
 use crate::error::Result;
 
 async fn scan_all(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
 ) -> Result<Vec<arrow_array::RecordBatch>> {
     let ice = |context: &str| {
@@ -41,7 +42,7 @@ async fn scan_all(
 }
 
 /// The current plots and yields from `ref.field_boundaries` and `ref.yield_history`.
-pub async fn read_references(catalog: &dyn Catalog) -> Result<(Vec<Plot>, Vec<YieldRow>)> {
+pub async fn read_references(catalog: &dyn LakeCatalog) -> Result<(Vec<Plot>, Vec<YieldRow>)> {
     let mut plots = Vec::new();
     for b in scan_all(catalog, &tables::field_boundaries()).await? {
         plots.extend(boundaries::from_record_batch(&b)?);
@@ -55,7 +56,7 @@ pub async fn read_references(catalog: &dyn Catalog) -> Result<(Vec<Plot>, Vec<Yi
 
 /// Refresh Gold for `touched`; `None` when no plot boundaries are loaded (nothing to do).
 pub async fn refresh(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     touched: &BTreeSet<(String, NaiveDate)>,
     rules: &BreedingRules,
 ) -> Result<Option<GoldSummary>> {

@@ -30,11 +30,11 @@ use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
 use hsi_edge::calib::CpuCalibrator;
+use hsi_lakehouse::LakeCatalog;
 use hsi_lakehouse::breeding::BreedingRules;
 use hsi_lakehouse::pipeline::ingest::ingest_cube_with;
 use hsi_lakehouse::pipeline::{CubeStatus, IngestOptions, tables};
 use hsi_lakehouse::table::PROP_MANIFEST_ID;
-use iceberg::Catalog;
 
 pub use bronze_s3::S3ZarrPublisher;
 pub use config::WorkerConfig;
@@ -91,7 +91,7 @@ pub struct Worker<'a> {
     /// S3 client.
     pub s3: aws_sdk_s3::Client,
     /// The catalog.
-    pub catalog: &'a dyn Catalog,
+    pub catalog: &'a dyn LakeCatalog,
     /// Settings.
     pub cfg: &'a WorkerConfig,
     /// Metrics.

@@ -23,6 +23,7 @@ mod zarr;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::table::commit::LakeCatalog;
 use arrow_array::builder::{Float32Builder, ListBuilder};
 use arrow_array::{
     Array, ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -30,9 +31,9 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use iceberg::TableIdent;
 use iceberg::expr::Reference;
 use iceberg::spec::Datum;
-use iceberg::{Catalog, TableIdent};
 
 pub use zarr::{ZarrInfo, read_zarr_blocks, write_zarr};
 
@@ -185,13 +186,13 @@ pub fn bronze_batch(cubes: &[BronzeCube]) -> Result<RecordBatch> {
 }
 
 /// Record one processed cube in `bronze.cubes` (idempotent per cube and calibration version).
-pub async fn record_cube(catalog: &dyn Catalog, cube: &BronzeCube) -> Result<AppendOutcome> {
+pub async fn record_cube(catalog: &dyn LakeCatalog, cube: &BronzeCube) -> Result<AppendOutcome> {
     record_cube_in(catalog, &bronze_cubes(), cube).await
 }
 
 /// [`record_cube`] into another table with the `bronze.cubes` schema.
 pub async fn record_cube_in(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     cube: &BronzeCube,
 ) -> Result<AppendOutcome> {
@@ -201,7 +202,7 @@ pub async fn record_cube_in(
 /// [`record_cube_in`] with extra snapshot summary properties (lineage such as
 /// `hsi.manifest.id`; not part of the idempotency key).
 pub async fn record_cube_with(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     cube: &BronzeCube,
     extra_properties: BTreeMap<String, String>,
@@ -218,7 +219,7 @@ pub async fn record_cube_with(
 
 /// Whether `bronze.cubes` holds `cube_id` under `calibration_version`.
 pub async fn is_processed(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     cube_id: &str,
     calibration_version: &str,
 ) -> Result<bool> {
@@ -227,7 +228,7 @@ pub async fn is_processed(
 
 /// [`is_processed`] against another table with the `bronze.cubes` schema.
 pub async fn is_processed_in(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     cube_id: &str,
     calibration_version: &str,
@@ -284,4 +285,45 @@ fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArr
         .column_by_name(name)?
         .as_any()
         .downcast_ref::<StringArray>()
+}
+
+/// The content digests (`raw_sha256`) recorded in `bronze.cubes` for `cube_id`, any version.
+pub async fn recorded_digests(catalog: &dyn LakeCatalog, cube_id: &str) -> Result<Vec<String>> {
+    let ident = bronze_cubes();
+    let name = ident.to_string();
+    let table = catalog
+        .load_table(&ident)
+        .await
+        .map_err(Error::iceberg(format!("load {name}")))?;
+    let scan = table
+        .scan()
+        .select(["cube_id", "raw_sha256"])
+        .with_filter(Reference::new("cube_id").equal_to(Datum::string(cube_id)))
+        .build()
+        .map_err(Error::iceberg(format!("plan scan of {name}")))?;
+    let batches: Vec<RecordBatch> = scan
+        .to_arrow()
+        .await
+        .map_err(Error::iceberg(format!("scan {name}")))?
+        .try_collect()
+        .await
+        .map_err(Error::iceberg(format!("read {name}")))?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let (Some(ids), Some(digests)) = (
+            string_column(batch, "cube_id"),
+            string_column(batch, "raw_sha256"),
+        ) else {
+            continue;
+        };
+        for i in 0..batch.num_rows() {
+            if ids.is_valid(i) && digests.is_valid(i) && ids.value(i) == cube_id {
+                let d = digests.value(i).to_owned();
+                if !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    Ok(out)
 }

@@ -32,40 +32,44 @@
 //! Table locations are `{warehouse}/{namespace}/{table}` (`file:///…` for local warehouses, so
 //! every reader resolves them the same way).
 //!
-//! # REST and Glue (later)
+//! # Commits and other catalogs
 //!
-//! Production may swap the SQL catalog for AWS Glue or an Iceberg REST catalog
-//! (`iceberg-catalog-rest` / `iceberg-catalog-glue` 0.10, both `CatalogBuilder`s taking the same
-//! storage factory and `s3.*` properties). The rest of this crate only uses the `Catalog` trait,
-//! with one exception: [`crate::snapshots::rollback`] swaps the metadata pointer directly in the
-//! SQL catalog's table ([`MetadataPointers`]) because iceberg-rust 0.10 cannot express a
-//! rollback through `Catalog::update_table` (its `TableCommit` builder is crate-private). A REST
-//! catalog would do the same through `POST /v1/{prefix}/namespaces/{ns}/tables/{table}` with a
-//! `set-snapshot-ref` update and an `assert-ref-snapshot-id` requirement; Glue through
-//! `UpdateTable` with the `metadata_location` parameter and `VersionId` as the CAS token.
+//! [`open_catalog`] returns a [`LakeCatalog`]: iceberg-rust's `Catalog` plus the one
+//! catalog-specific operation of [`crate::table::commit`], the fenced swap of a table's
+//! metadata pointer ([`MetadataStore`](crate::table::commit::MetadataStore)). For the SQL
+//! catalog that swap is [`MetadataPointers::compare_and_swap`] on the same row
+//! `SqlCatalog::update_table` swaps. Every data commit (append, replace, rollback) is built
+//! by `table::commit` and installed through that swap; schema changes still go through
+//! iceberg-rust's `Transaction` and `Catalog::update_table`. Glue and REST catalogs plug in by
+//! implementing the same swap (Glue: `UpdateTable` with the table's `VersionId` as the token;
+//! REST: a commit request with `add-snapshot` + `set-snapshot-ref` and an
+//! `assert-ref-snapshot-id` requirement).
 
 mod config;
 mod pointers;
+mod sql;
 
 use std::sync::Arc;
 
+use iceberg::CatalogBuilder;
 use iceberg::io::{LocalFsStorageFactory, StorageFactory};
-use iceberg::{Catalog, CatalogBuilder};
 use iceberg_catalog_sql::{SqlBindStyle, SqlCatalogBuilder};
 use iceberg_storage_opendal::OpenDalStorageFactory;
 
 pub(crate) use config::redact_url_password;
 pub use config::{CatalogDb, LakehouseConfig, S3Config, Warehouse};
 pub use pointers::MetadataPointers;
+pub use sql::SqlLakeCatalog;
 
 use crate::error::{Error, Result};
+use crate::table::commit::LakeCatalog;
 
 /// The catalog name under which tables are registered in the SQL catalog database.
 pub const CATALOG_NAME: &str = "hsi";
 
 /// Open the catalog described by `cfg` (creating a local warehouse directory and the SQLite
 /// file if needed).
-pub async fn open_catalog(cfg: &LakehouseConfig) -> Result<Arc<dyn Catalog>> {
+pub async fn open_catalog(cfg: &LakehouseConfig) -> Result<Arc<dyn LakeCatalog>> {
     let warehouse = cfg.resolve_warehouse()?;
     let (uri, db) = cfg.resolve_catalog_uri(&warehouse)?;
     let bind = match db {
@@ -90,8 +94,9 @@ pub async fn open_catalog(cfg: &LakehouseConfig) -> Result<Arc<dyn Catalog>> {
             "open SQL catalog {}",
             redact_url_password(&uri)
         )))?;
+    let pointers = MetadataPointers::connect(cfg).await?;
     tracing::debug!(warehouse = %warehouse.location(), "opened SQL catalog");
-    Ok(Arc::new(catalog))
+    Ok(Arc::new(SqlLakeCatalog::new(catalog, pointers)))
 }
 
 /// `s3.*` FileIO properties (forwarded by the SQL catalog to its storage).

@@ -1,9 +1,10 @@
 //! One cube into Bronze (Zarr + `bronze.cubes`) and Silver, exactly once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 
+use crate::table::commit::LakeCatalog;
 use arrow_array::RecordBatch;
 use chrono::{NaiveDate, Utc};
 use hsi_edge::calib::{CalibratedBlock, CalibrationConfig, CalibrationPlan, Calibrator};
@@ -11,16 +12,16 @@ use hsi_edge::cube::blocks;
 use hsi_edge::flatten::{Flattener, Pipeline};
 use hsi_edge::process::lines_per_block;
 use hsi_edge::read;
-use iceberg::Catalog;
 use sha2::{Digest, Sha256};
 
 use crate::bronze::{self, BronzeCube};
 use crate::error::{Error, Result};
 use crate::gold::touched_partitions;
+use crate::identity::ObjectVersion;
+use crate::silver::current::{Incoming, ObjectPartition, VersionPlanner, commit_version};
 use crate::silver::evolve_bands;
 use crate::table::{
-    AppendOutcome, DataFileStream, IdempotencyKey, PROP_CALIBRATION_VERSION, commit_files_once,
-    silver_reflectance,
+    AppendOutcome, DataFileStream, IdempotencyKey, PROP_CALIBRATION_VERSION, silver_reflectance,
 };
 
 /// What happened to one cube.
@@ -76,7 +77,7 @@ pub struct IngestOptions {
 
 /// Ingest one raw cube (see the module docs of [`super`]).
 pub async fn ingest_cube(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     zarr_root: &Path,
     path: &Path,
     calibration: &CalibrationConfig,
@@ -88,7 +89,7 @@ pub async fn ingest_cube(
 
 /// [`ingest_cube`] with [`IngestOptions`].
 pub async fn ingest_cube_with(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     zarr_root: &Path,
     path: &Path,
     calibration: &CalibrationConfig,
@@ -106,6 +107,16 @@ pub async fn ingest_cube_with(
         status: CubeStatus::Skipped,
         touched: BTreeSet::new(),
     };
+    // Identity is id + content (crate::identity): an id seen before with other content is a
+    // different capture that collides, refused here, never skipped as "already processed".
+    let raw_sha256 = sha256_file(path)?;
+    for recorded in bronze::recorded_digests(catalog, &h.cube_id).await? {
+        crate::identity::check_same_content(&h.cube_id, &recorded, &raw_sha256).map_err(|e| {
+            Error::InvalidInput {
+                reason: format!("{}: {e}", path.display()),
+            }
+        })?;
+    }
     if bronze::is_processed(catalog, &h.cube_id, &plan.version).await? {
         tracing::info!(cube_id = %h.cube_id, version = %plan.version, "already in bronze.cubes; skipped");
         return Ok(outcome);
@@ -193,20 +204,27 @@ pub async fn ingest_cube_with(
             AppendOutcome::AlreadyCommitted { snapshot_id }
         }
         (None, Some(files)) => {
-            let (table, data_files, written) = files.close().await?;
+            let (_, data_files, written) = files.close().await?;
             if written == 0 {
                 AppendOutcome::Empty
             } else {
-                let mut props: HashMap<String, String> = opts
-                    .snapshot_properties
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                props.insert(PROP_CALIBRATION_VERSION.to_owned(), plan.version.clone());
-                for (k, v) in key.pairs() {
-                    props.insert(k.clone(), v.clone());
-                }
-                commit_files_once(catalog, table, &data_files, &props, &key, written).await?
+                let mut properties = opts.snapshot_properties.clone();
+                properties.insert(PROP_CALIBRATION_VERSION.to_owned(), plan.version.clone());
+                let planner = VersionPlanner {
+                    version: ObjectVersion {
+                        object_id: h.cube_id.clone(),
+                        pipeline: Pipeline::Batch,
+                        calibration_version: plan.version.clone(),
+                    },
+                    partition: ObjectPartition::new(
+                        &h.farm_id,
+                        h.acquisition_time.timestamp_micros(),
+                    ),
+                    key: key.clone(),
+                    properties,
+                    incoming: Incoming::Files(data_files.clone(), written),
+                };
+                commit_version(catalog, &ident, &planner).await?
             }
         }
         (None, None) => AppendOutcome::Empty,
@@ -224,7 +242,7 @@ pub async fn ingest_cube_with(
             region: h.region.clone(),
             acquisition_time: h.acquisition_time,
             raw_uri: opts.raw_uri.clone().unwrap_or_else(|| file_uri(path)),
-            raw_sha256: sha256_file(path)?,
+            raw_sha256: raw_sha256.clone(),
             zarr_uri: zarr_uri.clone(),
             lines: u32::try_from(plan.out_lines).unwrap_or(u32::MAX),
             samples: u32::try_from(plan.out_samples).unwrap_or(u32::MAX),

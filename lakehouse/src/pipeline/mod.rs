@@ -27,8 +27,8 @@ pub mod tables;
 
 use std::path::{Path, PathBuf};
 
+use crate::table::commit::LakeCatalog;
 use hsi_edge::calib::{CalibrationConfig, Calibrator};
-use iceberg::Catalog;
 
 use crate::breeding::BreedingRules;
 use crate::error::Result;
@@ -60,7 +60,7 @@ pub struct RunSummary {
 
 /// Run the whole local pipeline (see the module docs).
 pub async fn run_local(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     zarr_root: &Path,
     inputs: &RunInputs,
     calibration: &CalibrationConfig,

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use iceberg::Catalog;
+use crate::table::commit::LakeCatalog;
 use sha2::{Digest, Sha256};
 
 use super::tables;
@@ -31,7 +31,7 @@ pub struct References {
 
 /// Parse and validate both files (a bad file is an error naming the file and the reason), then
 /// append each to its table once per content.
-pub async fn load(catalog: &dyn Catalog, plots: &Path, yields: &Path) -> Result<References> {
+pub async fn load(catalog: &dyn LakeCatalog, plots: &Path, yields: &Path) -> Result<References> {
     let plot_rows = refdata::read_boundaries(plots)?;
     let yield_rows = refdata::read_yields(yields)?;
     let batch = refdata::boundaries::to_record_batch(&plot_rows)?;
@@ -45,7 +45,7 @@ pub async fn load(catalog: &dyn Catalog, plots: &Path, yields: &Path) -> Result<
 }
 
 async fn append_file(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &iceberg::TableIdent,
     path: &Path,
     batch: arrow_array::RecordBatch,

@@ -9,8 +9,13 @@
 //! | `gold.plot_indices` | `identity(farm_id)`, `month(acquisition_date)` | `plot_id, acquisition_date` |
 //! | `gold.row_period_indices` | `identity(crop)` | `field_id, row, week_start` |
 //! | `gold.breeding_decisions` | `identity(season)` | `trial_id, line_id` |
+//!
+//! Gold tables carry lineage columns after their computed ones: `silver_snapshot_id` and
+//! `computed_at` (`decided_at` for decisions). Tables created by an older version get them
+//! added (as optional columns) the next time [`init_all`] runs.
 
-use iceberg::{Catalog, TableIdent};
+use crate::table::commit::LakeCatalog;
+use iceberg::TableIdent;
 
 use crate::error::Result;
 use crate::table::{self, PartitionField, SortKey, TableDef};
@@ -54,7 +59,7 @@ pub fn gold_and_ref_defs() -> Vec<TableDef> {
         },
         TableDef {
             ident: plot_indices(),
-            schema: gold::plot_indices::arrow_schema(),
+            schema: gold_schema(gold::plot_indices::arrow_schema(), "computed_at"),
             partition: vec![
                 PartitionField::identity("farm_id"),
                 PartitionField::month("acquisition_date"),
@@ -63,7 +68,7 @@ pub fn gold_and_ref_defs() -> Vec<TableDef> {
         },
         TableDef {
             ident: row_period_indices(),
-            schema: gold::row_period::arrow_schema(),
+            schema: gold_schema(gold::row_period::arrow_schema(), "computed_at"),
             partition: vec![PartitionField::identity("crop")],
             sort: vec![
                 SortKey::asc("field_id"),
@@ -73,15 +78,21 @@ pub fn gold_and_ref_defs() -> Vec<TableDef> {
         },
         TableDef {
             ident: breeding_decisions(),
-            schema: breeding::decide::arrow_schema(),
+            schema: gold_schema(breeding::decide::arrow_schema(), "decided_at"),
             partition: vec![PartitionField::identity("season")],
             sort: vec![SortKey::asc("trial_id"), SortKey::asc("line_id")],
         },
     ]
 }
 
+/// A Gold table's columns: the computed ones plus the lineage columns (the Silver snapshot
+/// and the time of the refresh that wrote the row).
+fn gold_schema(computed: arrow_schema::SchemaRef, time_column: &str) -> arrow_schema::SchemaRef {
+    super::gold::with_lineage_schema(&computed, time_column)
+}
+
 /// Create every namespace and table; a no-op for those that exist.
-pub async fn init_all(catalog: &dyn Catalog) -> Result<()> {
+pub async fn init_all(catalog: &dyn LakeCatalog) -> Result<()> {
     table::init(catalog).await?;
     for def in gold_and_ref_defs() {
         table::init_table(catalog, &def).await?;

@@ -16,15 +16,22 @@
 //!    `hsi.cube.id` + version). A key already in the table's history means the batch was
 //!    committed before: nothing is written and [`AppendOutcome::AlreadyCommitted`] returned.
 //!    Batches lacking some of the table's band columns are padded with nulls.
+//!
+//! [`append_silver`] is a keyed append. Rows of a raw object whose version may supersede, or
+//! be superseded by, rows already in the table go through [`current`] instead (the pipeline,
+//! the Batch worker and the stream consumer do), which keeps Silver at current rows only.
+
+pub mod current;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::table::commit::LakeCatalog;
 use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use hsi_edge::flatten::schema::band_wavelength;
+use iceberg::TableIdent;
 use iceberg::spec::{PrimitiveType, Type};
 use iceberg::transaction::{AddColumn, ApplyTransactionAction, Transaction};
-use iceberg::{Catalog, TableIdent};
 
 use crate::error::{Error, Result};
 use crate::table::{AppendOutcome, IdempotencyKey, PROP_CALIBRATION_VERSION, append_batches_once};
@@ -34,7 +41,7 @@ const MAX_EVOLVE_ATTEMPTS: usize = 5;
 
 /// Append Silver `batches` to `ident` once per `key` (see the module docs).
 pub async fn append_silver(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     batches: &[RecordBatch],
     calibration_version: &str,
@@ -54,7 +61,7 @@ pub async fn append_silver(
 /// [`append_silver`] with extra snapshot summary properties (e.g. `hsi.manifest.id` as
 /// lineage of a Batch worker's commit; they are not part of the idempotency key).
 pub async fn append_silver_with(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     batches: &[RecordBatch],
     calibration_version: &str,
@@ -89,7 +96,7 @@ pub async fn append_silver_with(
 /// Add the band columns that `batches` carry and `ident` lacks; return their names (sorted by
 /// wavelength). Unknown non-band columns are a schema error.
 pub async fn evolve_bands(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     batches: &[RecordBatch],
 ) -> Result<Vec<String>> {

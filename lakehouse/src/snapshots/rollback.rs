@@ -11,28 +11,26 @@
 //!    `main` ref, appends a `snapshot-log` entry and bumps `last-updated-ms` — plus a
 //!    `metadata-log` entry for `M`. Write it as a new file `M'`
 //!    (`…/metadata/{version+1}-{uuid}.metadata.json`, never overwriting anything).
-//! 2. **commit** ([`commit_rollback`]): swap the catalog's pointer from `M` to `M'` with
-//!    [`MetadataPointers::compare_and_swap`]. If anything committed in between, the pointer
-//!    is no longer `M`, zero rows change, and the rollback fails with a retryable
-//!    [`Error::Conflict`]; `M'` is deleted and the table is untouched.
+//! 2. **commit** ([`commit_rollback`]): swap the catalog's pointer from `M` to `M'` through
+//!    the one commit primitive ([`crate::table::commit::swap_metadata`], on any
+//!    [`LakeCatalog`]). If anything committed in between, the pointer is no longer `M`, and
+//!    the rollback fails with a retryable [`Error::Conflict`]; `M'` is deleted and the table
+//!    is untouched. An ambiguous swap is settled by re-reading the pointer.
 //!
 //! Retention settings of the existing `main` ref are kept. Rolling back to the current snapshot
 //! is a no-op. Readers that already hold `M` keep reading it (snapshot isolation).
 
-use std::str::FromStr;
-
-use iceberg::io::FileIO;
+use iceberg::TableIdent;
 use iceberg::spec::{MAIN_BRANCH, SnapshotReference, SnapshotRetention, TableMetadata};
-use iceberg::{Catalog, MetadataLocation, TableIdent};
+use iceberg::table::Table;
 
-use crate::catalog::MetadataPointers;
 use crate::error::{Error, Result};
+use crate::table::commit::{self, LakeCatalog};
 
 /// A prepared rollback: the new metadata file is written, the pointer not yet swapped.
 #[derive(Debug, Clone)]
 pub struct RollbackPlan {
-    ident: TableIdent,
-    file_io: FileIO,
+    base: Table,
     /// The metadata location the table had when the plan was made.
     pub expected_location: String,
     /// The new metadata location (equal to `expected_location` for a no-op).
@@ -51,25 +49,24 @@ impl RollbackPlan {
 
     /// The table.
     pub fn ident(&self) -> &TableIdent {
-        &self.ident
+        self.base.identifier()
     }
 }
 
 /// Roll `ident`'s `main` back to `to_snapshot_id` (prepare + commit).
 pub async fn rollback(
-    catalog: &dyn Catalog,
-    pointers: &MetadataPointers,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     to_snapshot_id: i64,
 ) -> Result<RollbackPlan> {
     let plan = prepare_rollback(catalog, ident, to_snapshot_id).await?;
-    commit_rollback(pointers, &plan).await?;
+    commit_rollback(catalog, &plan).await?;
     Ok(plan)
 }
 
 /// Step 1: validate the target and write the new metadata file.
 pub async fn prepare_rollback(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     to_snapshot_id: i64,
 ) -> Result<RollbackPlan> {
@@ -93,8 +90,7 @@ pub async fn prepare_rollback(
     }
     let from = metadata.current_snapshot_id();
     let plan = |new_location: String| RollbackPlan {
-        ident: ident.clone(),
-        file_io: table.file_io().clone(),
+        base: table.clone(),
         expected_location: expected.clone(),
         new_location,
         from_snapshot_id: from,
@@ -117,15 +113,8 @@ pub async fn prepare_rollback(
         .build()
         .map_err(Error::iceberg(ctx("build metadata")))?
         .metadata;
-    let location = MetadataLocation::from_str(&expected)
-        .map_err(Error::iceberg(ctx("parse metadata location")))?
-        .with_next_version()
-        .with_new_metadata(&new_metadata);
-    new_metadata
-        .write_to(table.file_io(), &location)
-        .await
-        .map_err(Error::iceberg(ctx("write metadata")))?;
-    Ok(plan(location.to_string()))
+    let location = commit::write_metadata(&table, &new_metadata).await?;
+    Ok(plan(location))
 }
 
 /// The retention settings of the current `main` ref (default branch retention if none).
@@ -149,29 +138,17 @@ fn main_retention(metadata: &TableMetadata, name: &str) -> Result<SnapshotRetent
 }
 
 /// Step 2: swap the catalog pointer; on conflict the new metadata file is removed.
-pub async fn commit_rollback(pointers: &MetadataPointers, plan: &RollbackPlan) -> Result<()> {
+pub async fn commit_rollback(catalog: &dyn LakeCatalog, plan: &RollbackPlan) -> Result<()> {
     if plan.is_noop() {
         return Ok(());
     }
-    match pointers
-        .compare_and_swap(&plan.ident, &plan.expected_location, &plan.new_location)
-        .await
-    {
-        Ok(()) => {
-            tracing::info!(
-                table = %plan.ident,
-                from = ?plan.from_snapshot_id,
-                to = plan.to_snapshot_id,
-                metadata = %plan.new_location,
-                "rolled back"
-            );
-            Ok(())
-        }
-        Err(e) => {
-            if let Err(del) = plan.file_io.delete(&plan.new_location).await {
-                tracing::warn!(file = %plan.new_location, error = %del, "could not delete unused metadata file");
-            }
-            Err(e)
-        }
-    }
+    commit::swap_metadata(catalog, &plan.base, &plan.new_location).await?;
+    tracing::info!(
+        table = %plan.ident(),
+        from = ?plan.from_snapshot_id,
+        to = plan.to_snapshot_id,
+        metadata = %plan.new_location,
+        "rolled back"
+    );
+    Ok(())
 }

@@ -20,20 +20,22 @@
 //!
 //! # Commit
 //!
-//! One `fast_append` snapshot per call, carrying the caller's snapshot summary properties.
-//! With an [`IdempotencyKey`] the append is exactly-once: the key is looked up in `main`'s
-//! ancestry before anything is written, and the commit goes through a
-//! [`FencedCatalog`](super::fence) so it only lands on the state that was checked; when another
-//! writer moved `main` meanwhile, the key is checked again on the new state and the same data
-//! files are committed again (or, if the key arrived, deleted as orphans).
+//! One `append` snapshot per call, carrying the caller's snapshot summary properties, committed
+//! through [`commit`](super::commit) (fenced on the table state that was loaded). With an
+//! [`IdempotencyKey`] the append is exactly-once: the key is looked up in `main`'s ancestry
+//! before anything is written, the commit only lands on the state that was checked, and when
+//! another writer moved `main` meanwhile, the key is checked again on the new state and the
+//! same data files are committed again (or, if the key arrived, deleted as orphans). After an
+//! ambiguous commit nothing is deleted: the caller retries and the key check settles it.
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::commit::LakeCatalog;
 use arrow_array::RecordBatch;
+use iceberg::TableIdent;
 use iceberg::arrow::RecordBatchPartitionSplitter;
 use iceberg::spec::{DataFile, DataFileFormat, PrimitiveType, Type};
 use iceberg::table::Table;
-use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::{
@@ -43,13 +45,12 @@ use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::partitioning::PartitioningWriter;
 use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
-use iceberg::{Catalog, TableIdent};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use uuid::Uuid;
 
-use super::fence::FencedCatalog;
+use super::commit::{self, Change, Committed};
 use super::key::IdempotencyKey;
 use super::order::sort_batch;
 use super::schema::{arrow_schema, conform_batch};
@@ -95,7 +96,7 @@ impl AppendOutcome {
 /// Not idempotent: a retry after an unknown outcome may append twice. Use
 /// [`append_batches_once`] when the caller has a key.
 pub async fn append_batches(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     batches: &[RecordBatch],
     snapshot_properties: BTreeMap<String, String>,
@@ -106,7 +107,7 @@ pub async fn append_batches(
 /// Append `batches` exactly once per `key` (see the module docs); the key's pairs are added
 /// to the snapshot properties.
 pub async fn append_batches_once(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     batches: &[RecordBatch],
     snapshot_properties: BTreeMap<String, String>,
@@ -116,7 +117,7 @@ pub async fn append_batches_once(
 }
 
 async fn append(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     batches: &[RecordBatch],
     mut snapshot_properties: BTreeMap<String, String>,
@@ -141,30 +142,50 @@ async fn append(
         return Ok(AppendOutcome::Empty);
     }
     let data_files = write_data_files(&table, batches).await?;
-    let files = data_files.len();
     let props: HashMap<String, String> = snapshot_properties.into_iter().collect();
+    match key {
+        Some(key) => commit_files_once(catalog, table, &data_files, &props, key, rows).await,
+        None => commit_files(catalog, table, &data_files, &props, rows).await,
+    }
+}
 
-    let Some(key) = key else {
-        let committed = commit_append(catalog, &table, &data_files, &props).await;
-        let committed = match committed {
-            Ok(t) => t,
-            Err(e) => {
-                delete_orphans(&table, &data_files).await;
-                return Err(Error::iceberg(format!("commit append to {name}"))(e));
+/// Commit already-written `data_files` as a blind append: a lost race (which provably did not
+/// commit) is retried on the reloaded table; an ambiguous outcome is returned as an error with
+/// the files kept.
+async fn commit_files(
+    catalog: &dyn LakeCatalog,
+    mut table: Table,
+    data_files: &[DataFile],
+    props: &HashMap<String, String>,
+    rows: u64,
+) -> Result<AppendOutcome> {
+    let ident = table.identifier().clone();
+    let name = ident.to_string();
+    let change = Change::append(data_files.to_vec(), props.clone().into_iter().collect());
+    for attempt in 1..=MAX_COMMIT_ATTEMPTS {
+        match commit::commit(catalog, &table, &change).await {
+            Ok(c) => return committed_outcome(&name, &c, rows, data_files.len()),
+            Err(e @ Error::Conflict { .. }) => {
+                tracing::debug!(table = %name, attempt, error = %e, "append lost a race, retrying");
+                table = reload(catalog, &ident).await?;
             }
-        };
-        return committed_outcome(&name, &committed, rows, files);
-    };
-
-    commit_files_once(catalog, table, &data_files, &props, key, rows).await
+            Err(e) => return Err(e),
+        }
+    }
+    delete_orphans(&table, data_files).await;
+    Err(Error::Conflict {
+        table: name,
+        reason: format!("append gave up after {MAX_COMMIT_ATTEMPTS} attempts"),
+    })
 }
 
 /// Commit already-written `data_files` (holding `rows` rows) exactly once per `key`: fenced
 /// against a concurrent commit, re-checking the key after a lost race instead of re-applying
-/// blindly; the files are deleted when the key turns out to be committed already or the commit
-/// fails.
+/// blindly. The files are deleted only when they are provably unreferenced (the key turned
+/// out to be committed by someone else, or every attempt lost its race); after an ambiguous
+/// commit they are kept and the error returned (see [`commit`](super::commit)).
 pub async fn commit_files_once(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     mut table: Table,
     data_files: &[DataFile],
     props: &HashMap<String, String>,
@@ -173,34 +194,23 @@ pub async fn commit_files_once(
 ) -> Result<AppendOutcome> {
     let ident = table.identifier().clone();
     let name = ident.to_string();
-    let files = data_files.len();
+    let mut properties: BTreeMap<String, String> = props.clone().into_iter().collect();
+    for (k, v) in key.pairs() {
+        properties.insert(k.clone(), v.clone());
+    }
+    let change = Change::append(data_files.to_vec(), properties);
     for attempt in 1..=MAX_COMMIT_ATTEMPTS {
-        let fenced = FencedCatalog::new(
-            catalog,
-            ident.clone(),
-            table.metadata().current_snapshot_id(),
-        );
-        match commit_append(&fenced, &table, data_files, props).await {
-            Ok(committed) => return committed_outcome(&name, &committed, rows, files),
-            Err(e)
-                if fenced.tripped() || e.kind() == iceberg::ErrorKind::CatalogCommitConflicts =>
-            {
+        match commit::commit(catalog, &table, &change).await {
+            Ok(c) => return committed_outcome(&name, &c, rows, data_files.len()),
+            Err(e @ Error::Conflict { .. }) => {
                 tracing::debug!(table = %name, attempt, error = %e, "append lost a race, re-checking key");
-                table = catalog
-                    .load_table(&ident)
-                    .await
-                    .map_err(Error::iceberg(format!("reload {name}")))?;
+                table = reload(catalog, &ident).await?;
                 if let Some(snapshot_id) = key.find_in(table.metadata()) {
                     delete_orphans(&table, data_files).await;
                     return Ok(AppendOutcome::AlreadyCommitted { snapshot_id });
                 }
             }
-            Err(e) => {
-                delete_orphans(&table, data_files).await;
-                return Err(Error::iceberg(format!("commit append to {name} ({key})"))(
-                    e,
-                ));
-            }
+            Err(e) => return Err(e),
         }
     }
     delete_orphans(&table, data_files).await;
@@ -210,35 +220,23 @@ pub async fn commit_files_once(
     })
 }
 
-pub(super) async fn commit_append(
-    catalog: &dyn Catalog,
-    table: &Table,
-    data_files: &[DataFile],
-    props: &HashMap<String, String>,
-) -> iceberg::Result<Table> {
-    let tx = Transaction::new(table);
-    let action = tx
-        .fast_append()
-        .set_commit_uuid(Uuid::new_v4())
-        .set_snapshot_properties(props.clone())
-        .add_data_files(data_files.iter().cloned());
-    let tx = action.apply(tx)?;
-    tx.commit(catalog).await
+pub(super) async fn reload(catalog: &dyn LakeCatalog, ident: &TableIdent) -> Result<Table> {
+    catalog
+        .load_table(ident)
+        .await
+        .map_err(Error::iceberg(format!("reload {ident}")))
 }
 
 pub(super) fn committed_outcome(
     name: &str,
-    table: &Table,
+    committed: &Committed,
     rows: u64,
     data_files: usize,
 ) -> Result<AppendOutcome> {
-    let snapshot_id = table
-        .metadata()
-        .current_snapshot_id()
-        .ok_or_else(|| Error::Conflict {
-            table: name.to_owned(),
-            reason: "commit returned a table without a current snapshot".into(),
-        })?;
+    let snapshot_id = committed.snapshot_id.ok_or_else(|| Error::Conflict {
+        table: name.to_owned(),
+        reason: "commit produced no snapshot".into(),
+    })?;
     tracing::info!(table = %name, snapshot_id, rows, data_files, "appended");
     Ok(AppendOutcome::Committed {
         snapshot_id,
@@ -248,7 +246,7 @@ pub(super) fn committed_outcome(
 }
 
 /// Best effort: files of a commit that did not happen are garbage, but harmless if left.
-pub(super) async fn delete_orphans(table: &Table, data_files: &[DataFile]) {
+pub async fn delete_orphans(table: &Table, data_files: &[DataFile]) {
     for f in data_files {
         if let Err(e) = table.file_io().delete(f.file_path()).await {
             tracing::warn!(file = f.file_path(), error = %e, "could not delete orphan data file");

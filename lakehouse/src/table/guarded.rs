@@ -5,21 +5,20 @@
 //! its batch when another consumer already committed past the batch's start offsets, and must
 //! compute the snapshot's merged `hsi.kafka.offsets` from the exact state it commits on.
 //! [`append_batches_guarded`] runs the caller's [`Guard`] on the loaded table metadata, writes
-//! the data files, and commits through the same [`FencedCatalog`](super::fence) as idempotent
+//! the data files, and commits through [`commit`](super::commit), fenced like idempotent
 //! appends: the commit lands only on the state the guard saw. When `main` moved meanwhile, the
 //! guard runs again on the new state (never a blind re-apply), and the same data files are
 //! committed with the properties it returns — or deleted if it now refuses.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use super::commit::LakeCatalog;
 use arrow_array::RecordBatch;
+use iceberg::TableIdent;
 use iceberg::spec::TableMetadata;
-use iceberg::{Catalog, TableIdent};
 
-use super::append::{
-    AppendOutcome, commit_append, committed_outcome, delete_orphans, write_data_files,
-};
-use super::fence::FencedCatalog;
+use super::append::{AppendOutcome, committed_outcome, delete_orphans, reload, write_data_files};
+use super::commit::{self, Change};
 use crate::error::{Error, Result};
 
 /// How many times a guarded append re-runs its guard after losing a commit race.
@@ -51,7 +50,7 @@ pub enum GuardedOutcome {
 /// Append `batches` to `ident` if and only if `guard` accepts the state the commit lands on
 /// (see the module docs).
 pub async fn append_batches_guarded(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     batches: &[RecordBatch],
     guard: &(dyn Fn(&TableMetadata) -> Result<Guard> + Send + Sync),
@@ -76,25 +75,14 @@ pub async fn append_batches_guarded(
     let data_files = write_data_files(&table, batches).await?;
     let files = data_files.len();
     for attempt in 1..=MAX_GUARDED_ATTEMPTS {
-        let fenced = FencedCatalog::new(
-            catalog,
-            ident.clone(),
-            table.metadata().current_snapshot_id(),
-        );
-        let p: HashMap<String, String> = props.clone().into_iter().collect();
-        match commit_append(&fenced, &table, &data_files, &p).await {
-            Ok(committed) => {
-                return committed_outcome(&name, &committed, rows, files)
-                    .map(GuardedOutcome::Appended);
+        let change = Change::append(data_files.clone(), props.clone());
+        match commit::commit(catalog, &table, &change).await {
+            Ok(c) => {
+                return committed_outcome(&name, &c, rows, files).map(GuardedOutcome::Appended);
             }
-            Err(e)
-                if fenced.tripped() || e.kind() == iceberg::ErrorKind::CatalogCommitConflicts =>
-            {
+            Err(e @ Error::Conflict { .. }) => {
                 tracing::debug!(table = %name, attempt, error = %e, "guarded append lost a race, re-running the guard");
-                table = catalog
-                    .load_table(ident)
-                    .await
-                    .map_err(Error::iceberg(format!("reload {name}")))?;
+                table = reload(catalog, ident).await?;
                 match guard(table.metadata())? {
                     Guard::Commit(p) => props = p,
                     Guard::Refuse(reason) => {
@@ -103,12 +91,8 @@ pub async fn append_batches_guarded(
                     }
                 }
             }
-            Err(e) => {
-                delete_orphans(&table, &data_files).await;
-                return Err(Error::iceberg(format!("commit guarded append to {name}"))(
-                    e,
-                ));
-            }
+            // Ambiguous: the files may be live; the caller retries and the guard decides.
+            Err(e) => return Err(e),
         }
     }
     delete_orphans(&table, &data_files).await;

@@ -105,7 +105,9 @@ impl std::fmt::Display for IdempotencyKey {
 
 /// Snapshots from `main` back to the first retained ancestor, newest first. Stops at a missing
 /// (expired) parent and never loops, even on corrupt metadata with a parent cycle.
-fn ancestry(metadata: &TableMetadata) -> impl Iterator<Item = &iceberg::spec::SnapshotRef> + '_ {
+pub(crate) fn ancestry(
+    metadata: &TableMetadata,
+) -> impl Iterator<Item = &iceberg::spec::SnapshotRef> + '_ {
     let mut next = metadata.current_snapshot_id();
     let mut remaining = metadata.snapshots().len();
     std::iter::from_fn(move || {

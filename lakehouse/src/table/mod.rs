@@ -17,26 +17,37 @@
 //! schema changes go through [`crate::silver`]'s evolution or explicit migrations.
 
 mod append;
-mod fence;
+pub mod commit;
+
 mod guarded;
 mod key;
 mod order;
+mod planned;
+mod replace;
 pub mod schema;
 mod stream;
 
 use std::collections::HashMap;
 
 use arrow_schema::{Schema as ArrowSchema, SchemaRef as ArrowSchemaRef};
+use commit::LakeCatalog;
 use iceberg::spec::{
     NullOrder, SortDirection, SortField, SortOrder, Transform, UnboundPartitionSpec,
 };
 use iceberg::table::Table;
-use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
+use iceberg::{ErrorKind, NamespaceIdent, TableCreation, TableIdent};
 
-pub use append::{AppendOutcome, append_batches, append_batches_once, commit_files_once};
+pub use append::{
+    AppendOutcome, append_batches, append_batches_once, commit_files_once, delete_orphans,
+};
 pub use guarded::{Guard, GuardedOutcome, append_batches_guarded};
 pub use key::{
     IdempotencyKey, PROP_CALIBRATION_VERSION, PROP_CUBE_ID, PROP_KAFKA_OFFSETS, PROP_MANIFEST_ID,
+};
+pub use planned::{Plan, Planned, PlannedOutcome, Planner, commit_planned};
+pub use replace::{
+    Expect, ReplaceOutcome, RowSelector, read_data_file, replace_rows, replace_rows_if,
+    rows_to_replace,
 };
 pub use stream::DataFileStream;
 
@@ -183,7 +194,7 @@ pub fn silver_table_def(grid_nm: &[f32]) -> TableDef {
 ///
 /// Silver starts with the default VNIR grid (400–1000 nm every 10 nm); other bands are added
 /// by schema evolution when a sensor first delivers them.
-pub async fn init(catalog: &dyn Catalog) -> Result<()> {
+pub async fn init(catalog: &dyn LakeCatalog) -> Result<()> {
     for ns in NAMESPACES {
         ensure_namespace(catalog, ns).await?;
     }
@@ -197,16 +208,74 @@ pub fn default_vnir_grid() -> Vec<f32> {
     (0..=60).map(|i| 400.0 + 10.0 * i as f32).collect()
 }
 
-/// Create `def`'s namespace (if missing) and table (if missing); return the table.
-pub async fn init_table(catalog: &dyn Catalog, def: &TableDef) -> Result<Table> {
+/// Create `def`'s namespace (if missing) and table (if missing); return the table. A table
+/// that exists but lacks optional columns of `def` (added by a later version of this crate)
+/// gets them, as optional columns; old rows read them as null.
+pub async fn init_table(catalog: &dyn LakeCatalog, def: &TableDef) -> Result<Table> {
     let ns = def.ident.namespace();
     ensure_namespace_ident(catalog, ns).await?;
-    create_table_if_absent(catalog, &def.ident, &def.schema, &def.partition, &def.sort).await
+    let table =
+        create_table_if_absent(catalog, &def.ident, &def.schema, &def.partition, &def.sort).await?;
+    ensure_columns(catalog, table, &def.schema).await
+}
+
+/// Add the nullable columns of `wanted` that `table` lacks (required ones cannot be added to
+/// a table with rows; they are left to an explicit migration).
+async fn ensure_columns(
+    catalog: &dyn LakeCatalog,
+    table: Table,
+    wanted: &ArrowSchema,
+) -> Result<Table> {
+    use iceberg::transaction::{AddColumn, ApplyTransactionAction, Transaction};
+    let name = table.identifier().to_string();
+    let current = table.metadata().current_schema().clone();
+    let missing: Vec<&arrow_schema::Field> = wanted
+        .fields()
+        .iter()
+        .filter(|f| f.is_nullable() && current.field_by_name(f.name()).is_none())
+        .map(|f| f.as_ref())
+        .collect();
+    if missing.is_empty() {
+        return Ok(table);
+    }
+    let one = ArrowSchema::new(missing.iter().map(|f| (*f).clone()).collect::<Vec<_>>());
+    let converted = schema::iceberg_schema(&name, &one)?;
+    let tx = Transaction::new(&table);
+    let mut action = tx.update_schema();
+    for f in converted.as_struct().fields() {
+        action = action.add_column(AddColumn::optional(&f.name, (*f.field_type).clone()));
+    }
+    let committed = match action.apply(tx) {
+        Ok(tx) => tx.commit(catalog as &dyn iceberg::Catalog).await,
+        Err(e) => Err(e),
+    };
+    match committed {
+        Ok(t) => {
+            tracing::info!(table = %name, columns = ?missing.iter().map(|f| f.name()).collect::<Vec<_>>(), "added columns");
+            Ok(t)
+        }
+        // A concurrent initialiser may have added them: use the table as it is now.
+        Err(e) => {
+            let t = catalog
+                .load_table(table.identifier())
+                .await
+                .map_err(Error::iceberg(format!("reload {name}")))?;
+            let schema = t.metadata().current_schema();
+            if missing
+                .iter()
+                .all(|f| schema.field_by_name(f.name()).is_some())
+            {
+                Ok(t)
+            } else {
+                Err(Error::iceberg(format!("add columns to {name}"))(e))
+            }
+        }
+    }
 }
 
 /// Create the table unless it exists; return it either way (see the module docs).
 pub async fn create_table_if_absent(
-    catalog: &dyn Catalog,
+    catalog: &dyn LakeCatalog,
     ident: &TableIdent,
     arrow_schema: &ArrowSchema,
     partition: &[PartitionField],
@@ -297,11 +366,11 @@ pub async fn create_table_if_absent(
     }
 }
 
-async fn ensure_namespace(catalog: &dyn Catalog, ns: &str) -> Result<()> {
+async fn ensure_namespace(catalog: &dyn LakeCatalog, ns: &str) -> Result<()> {
     ensure_namespace_ident(catalog, &NamespaceIdent::new(ns.to_owned())).await
 }
 
-async fn ensure_namespace_ident(catalog: &dyn Catalog, ns: &NamespaceIdent) -> Result<()> {
+async fn ensure_namespace_ident(catalog: &dyn LakeCatalog, ns: &NamespaceIdent) -> Result<()> {
     let label = ns.join(".");
     if catalog
         .namespace_exists(ns)

@@ -12,15 +12,15 @@ use arrow_array::{
 };
 use chrono::{DateTime, TimeZone, Utc};
 use hsi_edge::flatten::schema::{band_column_name, silver_schema};
+use hsi_lakehouse::LakeCatalog;
 use hsi_lakehouse::catalog::{LakehouseConfig, Warehouse};
-use iceberg::Catalog;
 use serde_json::Value;
 
 /// A throwaway warehouse with its SQLite catalog.
 pub struct Lake {
     pub dir: tempfile::TempDir,
     pub cfg: LakehouseConfig,
-    pub catalog: Arc<dyn Catalog>,
+    pub catalog: Arc<dyn LakeCatalog>,
     pub root: PathBuf,
 }
 
@@ -42,7 +42,7 @@ impl Lake {
         }
     }
 
-    pub fn catalog(&self) -> &dyn Catalog {
+    pub fn catalog(&self) -> &dyn LakeCatalog {
         self.catalog.as_ref()
     }
 

@@ -11,7 +11,7 @@ use hsi_edge::synth::{self, SynthConfig};
 use hsi_lakehouse::breeding::BreedingRules;
 use hsi_lakehouse::pipeline::{self, CubeStatus, RunInputs, RunSummary};
 use hsi_lakehouse::snapshots::{self, AsOf};
-use hsi_lakehouse::{LakehouseConfig, MetadataPointers, open_catalog, table};
+use hsi_lakehouse::{LakehouseConfig, open_catalog, table};
 
 use crate::cli::{Cli, Command, RunArgs, ScanArgs};
 
@@ -33,9 +33,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan(&cfg, args).await,
         Command::Rollback { table, to } => {
             let catalog = open_catalog(&cfg).await?;
-            let pointers = MetadataPointers::connect(&cfg).await?;
             let ident = parse_ident(&table)?;
-            snapshots::rollback(catalog.as_ref(), &pointers, &ident, to).await?;
+            snapshots::rollback(catalog.as_ref(), &ident, to).await?;
             println!("{table}: main now points at snapshot {to}");
             Ok(ExitCode::SUCCESS)
         }
