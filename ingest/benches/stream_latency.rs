@@ -165,6 +165,9 @@ async fn run() {
         rejoin_idle_after: None,
         assignment: hsi_ingest::stream::Assignment::Group,
         partitions: Vec::new(),
+        gold_refresh_interval: Duration::from_secs(10),
+        refresh_gold: false,
+        breeding_rules: None,
     };
 
     // 1. Backlog throughput.

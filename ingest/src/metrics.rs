@@ -45,6 +45,13 @@ pub mod names {
     pub const DEAD_LETTERS: &str = "dead_letters";
     /// Errors of any stage (retried or not).
     pub const ERRORS: &str = "errors";
+    /// Stream rows dropped because Silver already held them (re-sent chunks) or a batch
+    /// version of their object is current.
+    pub const STREAM_ROWS_DROPPED: &str = "stream_rows_dropped";
+    /// Gold refreshes run by the stream consumer or a worker.
+    pub const GOLD_REFRESHES: &str = "gold_refreshes";
+    /// Duration of a Gold refresh, seconds.
+    pub const GOLD_REFRESH_SECONDS: &str = "gold_refresh_seconds";
 }
 
 /// The metric handles of one process.
@@ -79,6 +86,12 @@ pub struct Metrics {
     pub dead_letters: Counter,
     /// [`names::ERRORS`].
     pub errors: Counter,
+    /// [`names::STREAM_ROWS_DROPPED`].
+    pub stream_rows_dropped: Counter,
+    /// [`names::GOLD_REFRESHES`].
+    pub gold_refreshes: Counter,
+    /// [`names::GOLD_REFRESH_SECONDS`].
+    pub gold_refresh_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -113,6 +126,9 @@ impl Metrics {
             lag: Gauge::default(),
             dead_letters: Counter::default(),
             errors: Counter::default(),
+            stream_rows_dropped: Counter::default(),
+            gold_refreshes: Counter::default(),
+            gold_refresh_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
         };
         use names::*;
         r.register(
@@ -169,6 +185,17 @@ impl Metrics {
             m.dead_letters.clone(),
         );
         r.register(ERRORS, "Errors, retried or not", m.errors.clone());
+        r.register(
+            STREAM_ROWS_DROPPED,
+            "Stream rows already in Silver or superseded by a batch version",
+            m.stream_rows_dropped.clone(),
+        );
+        r.register(GOLD_REFRESHES, "Gold refreshes", m.gold_refreshes.clone());
+        r.register(
+            GOLD_REFRESH_SECONDS,
+            "Gold refresh duration",
+            m.gold_refresh_seconds.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
             ..m

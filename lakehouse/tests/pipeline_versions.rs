@@ -373,3 +373,94 @@ async fn a_reused_cube_id_with_other_content_is_refused_not_skipped() {
         "{reason}"
     );
 }
+
+/// A Silver commit whose Gold refresh never ran (the process died in between, or a Batch
+/// retry skipped every cube) stays pending in the tables, and the next refresh of anything
+/// does it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silver_commit_without_its_refresh_stays_pending_until_the_next_refresh() {
+    use hsi_lakehouse::pipeline::gold::{pending_partitions, refresh};
+    use hsi_lakehouse::pipeline::{ingest, reference};
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = SynthConfig {
+        lines: 24,
+        samples: 30,
+        plot_rows: 2,
+        plot_cols: 2,
+        n_cubes: 2,
+        ..SynthConfig::default()
+    };
+    let spectra = hsi_edge::testdata::usgs_spectra().expect("shared data");
+    let trial = synth::generate(&cfg, &spectra, &dir.path().join("trial")).expect("synth");
+    let warehouse = dir.path().join("warehouse");
+    std::fs::create_dir_all(&warehouse).expect("mkdir");
+    let catalog = open_catalog(&LakehouseConfig::local(&warehouse))
+        .await
+        .expect("catalog");
+    let rules = BreedingRules::embedded().expect("rules");
+    let zarr_root = warehouse.join("bronze_zarr");
+    let inputs = RunInputs {
+        cubes: vec![trial.cubes[0].clone()],
+        plots: trial.plots_geojson.clone(),
+        yields: trial.yields_csv.clone(),
+    };
+    let calibration = CalibrationConfig::default();
+    pipeline::run_local(
+        catalog.as_ref(),
+        &zarr_root,
+        &inputs,
+        &calibration,
+        &mut CpuCalibrator::default(),
+        &rules,
+    )
+    .await
+    .expect("run");
+    assert!(
+        pending_partitions(catalog.as_ref())
+            .await
+            .expect("pending")
+            .touched
+            .is_empty(),
+        "a finished run leaves nothing pending"
+    );
+
+    // Cube 2 reaches Silver, and the process "dies" before refreshing Gold.
+    let out = ingest::ingest_cube(
+        catalog.as_ref(),
+        &zarr_root,
+        &trial.cubes[1],
+        &calibration,
+        &mut CpuCalibrator::default(),
+    )
+    .await
+    .expect("ingest");
+    let pending = pending_partitions(catalog.as_ref()).await.expect("pending");
+    assert_eq!(
+        pending.touched, out.touched,
+        "exactly cube 2's partition is pending"
+    );
+
+    // Any later refresh, even one with nothing of its own to do, carries it into Gold.
+    let refs = reference::load(catalog.as_ref(), &inputs.plots, &inputs.yields)
+        .await
+        .expect("refs");
+    let g = refresh(
+        catalog.as_ref(),
+        &BTreeSet::new(),
+        &refs.plots,
+        &refs.yields,
+        &rules,
+    )
+    .await
+    .expect("refresh");
+    assert_eq!(g.partitions, 1);
+    assert_eq!(g.plot_rows, 4, "4 plots on cube 2's date");
+    assert_eq!(g.current_plot_rows.len(), 8, "4 plots on 2 dates");
+    assert!(
+        pending_partitions(catalog.as_ref())
+            .await
+            .expect("pending")
+            .touched
+            .is_empty()
+    );
+}

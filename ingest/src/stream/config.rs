@@ -60,6 +60,17 @@ pub struct StreamConfig {
     /// Extra librdkafka properties (e.g. `security.protocol`, `sasl.mechanism` for MSK).
     #[serde(default)]
     pub kafka: BTreeMap<String, String>,
+    /// How often streamed data is carried into Gold: after a Silver commit, the Gold tables
+    /// are refreshed for every pending Silver partition if this long has passed since the
+    /// last refresh (`"0s"` = after every commit). Absent = 10 s. Needs `ref.*` loaded.
+    #[serde(default = "default_gold_interval", with = "humantime_serde")]
+    pub gold_refresh_interval: Duration,
+    /// Refresh Gold from the stream at all.
+    #[serde(default = "default_true")]
+    pub refresh_gold: bool,
+    /// Breeding rules for the Gold refresh; absent = the embedded rules.
+    #[serde(default)]
+    pub breeding_rules: Option<std::path::PathBuf>,
 }
 
 /// See [`StreamConfig::assignment`].
@@ -93,6 +104,12 @@ fn default_session() -> Duration {
 }
 fn default_max_poll() -> Duration {
     Duration::from_secs(60)
+}
+fn default_gold_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_true() -> bool {
+    true
 }
 fn default_table() -> String {
     "silver.reflectance".into()

@@ -172,6 +172,10 @@ impl StreamIngest {
 
         let mut stats = StreamStats::default();
         let mut pending = Pending::default();
+        // Work left pending by an earlier process (a crash between a Silver commit and its
+        // refresh) is picked up at once.
+        let mut last_gold: Option<Instant> = None;
+        self.refresh_gold(&mut last_gold).await;
         let mut last_gap: BTreeMap<i32, i64> = BTreeMap::new();
         let mut idle_since = Instant::now();
         loop {
@@ -203,9 +207,13 @@ impl StreamIngest {
                 idle_since = Instant::now();
             }
             if self.stop.requested() {
-                if pending.rows > 0 {
-                    self.commit(&consumer, &mut assigned, &mut pending, &mut stats)
-                        .await?;
+                if pending.rows > 0
+                    && self
+                        .commit(&consumer, &mut assigned, &mut pending, &mut stats)
+                        .await?
+                {
+                    last_gold = None;
+                    self.refresh_gold(&mut last_gold).await;
                 }
                 break;
             }
@@ -280,9 +288,11 @@ impl StreamIngest {
                 if pending.rows == 0 {
                     // Only dead letters: nothing to commit; their offsets ride with the next rows.
                     pending.since = None;
-                } else {
-                    self.commit(&consumer, &mut assigned, &mut pending, &mut stats)
-                        .await?;
+                } else if self
+                    .commit(&consumer, &mut assigned, &mut pending, &mut stats)
+                    .await?
+                {
+                    self.refresh_gold(&mut last_gold).await;
                 }
             }
         }
@@ -384,6 +394,46 @@ impl StreamIngest {
         Ok(())
     }
 
+    /// Refresh Gold for every pending Silver partition if the interval has passed (errors are
+    /// logged and counted: the work stays pending in the tables and the next refresh does it).
+    async fn refresh_gold(&self, last: &mut Option<Instant>) {
+        if !self.cfg.refresh_gold
+            || last.is_some_and(|t| t.elapsed() < self.cfg.gold_refresh_interval)
+        {
+            return;
+        }
+        *last = Some(Instant::now());
+        let started = Instant::now();
+        let rules = match &self.cfg.breeding_rules {
+            Some(p) => hsi_lakehouse::breeding::BreedingRules::from_file(p),
+            None => hsi_lakehouse::breeding::BreedingRules::embedded(),
+        };
+        let result = match rules {
+            Ok(rules) => crate::worker::gold::refresh_pending(self.catalog.as_ref(), &rules).await,
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(Some(g)) => {
+                self.metrics.gold_refreshes.inc();
+                self.metrics
+                    .gold_refresh_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                tracing::info!(
+                    partitions = g.partitions,
+                    plot_rows = g.plot_rows,
+                    silver_snapshot_id = ?g.silver_snapshot_id,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "Gold refreshed from the stream"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.metrics.errors.inc();
+                tracing::warn!(error = %e, "Gold refresh failed; it stays pending");
+            }
+        }
+    }
+
     /// The fenced commit: only if the table still holds every partition at this batch's start.
     async fn commit(
         &self,
@@ -391,7 +441,8 @@ impl StreamIngest {
         assigned: &mut BTreeMap<i32, Option<i64>>,
         pending: &mut Pending,
         stats: &mut StreamStats,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        let mut gold_due = false;
         let started = Instant::now();
         let starts: BTreeMap<i32, Option<i64>> = pending
             .ends
@@ -427,7 +478,9 @@ impl StreamIngest {
                     .observe(started.elapsed().as_secs_f64());
                 stats.commits += 1;
                 stats.rows += rows;
-                tracing::info!(snapshot_id, rows, rows_removed, offsets = ?pending.ends, "committed to Silver");
+                let dropped = (pending.rows as u64).saturating_sub(rows);
+                self.metrics.stream_rows_dropped.inc_by(dropped);
+                tracing::info!(snapshot_id, rows, dropped, rows_removed, offsets = ?pending.ends, "committed to Silver");
                 let mut tpl = TopicPartitionList::new();
                 for (p, end) in &pending.ends {
                     assigned.insert(*p, Some(*end));
@@ -439,6 +492,7 @@ impl StreamIngest {
                 }
                 pending.clear();
                 self.update_lag(consumer, assigned);
+                gold_due = true;
             }
             PlannedOutcome::Done { .. } => pending.clear(),
             PlannedOutcome::Refused { reason } => {
@@ -464,7 +518,7 @@ impl StreamIngest {
                 }
             }
         }
-        Ok(())
+        Ok(gold_due)
     }
 
     fn update_lag(

@@ -69,3 +69,17 @@ pub async fn refresh(
         gold::refresh(catalog, touched, &plots, &ys, rules).await?,
     ))
 }
+
+/// Refresh Gold for every Silver partition pending since Gold's last refresh
+/// (`hsi_lakehouse::pipeline::gold::pending_partitions`); `None` when nothing is pending or no
+/// plot boundaries are loaded.
+pub async fn refresh_pending(
+    catalog: &dyn LakeCatalog,
+    rules: &BreedingRules,
+) -> Result<Option<GoldSummary>> {
+    let pending = gold::pending_partitions(catalog).await?;
+    if pending.touched.is_empty() {
+        return Ok(None);
+    }
+    refresh(catalog, &BTreeSet::new(), rules).await
+}

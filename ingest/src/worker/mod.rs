@@ -130,7 +130,9 @@ impl Worker<'_> {
             tracing::info!(cube = %uri, result = ?result, "cube done");
             report.cubes.push((uri, result));
         }
-        if self.cfg.refresh_gold && !touched.is_empty() {
+        // Always: a retry that skipped every cube (all committed by an earlier attempt that
+        // died before its refresh) still finds that work pending in Silver's history.
+        if self.cfg.refresh_gold {
             let rules = match &self.cfg.breeding_rules {
                 Some(p) => BreedingRules::from_file(p)?,
                 None => BreedingRules::embedded()?,
