@@ -39,22 +39,17 @@ WHERE farm_id = 'farm-ks-001'
   AND line = 40 AND sample = 30;
 
 -- name: gold_ndvi_trend_per_line
--- Season trend per breeding line. Gold is append-only: a recomputed plot-date is a new row
--- with a higher silver_snapshot_id, so keep the newest row per plot and date first.
+-- Season trend per breeding line. Gold holds one current row per plot and date (a refresh
+-- replaces what it recomputes; older results are in earlier snapshots), so a plain
+-- aggregate is right.
 SELECT line_id,
        acquisition_date,
        count(*) AS plots,
        avg(ndvi_mean) AS ndvi,
        avg(ndwi_mean) AS ndwi,
        avg(cire_mean) AS chlorophyll_cire
-FROM (
-  SELECT *,
-         row_number() OVER (PARTITION BY farm_id, field_id, plot_id, acquisition_date
-                            ORDER BY silver_snapshot_id DESC) AS rn
-  FROM hsi.gold.plot_indices
-  WHERE farm_id = 'farm-ks-001'
-) AS latest
-WHERE rn = 1
+FROM hsi.gold.plot_indices
+WHERE farm_id = 'farm-ks-001'
 GROUP BY line_id, acquisition_date
 ORDER BY line_id, acquisition_date;
 
@@ -67,10 +62,11 @@ WHERE crop = 'wheat'
 ORDER BY field_id, "row", week_start;
 
 -- name: breeding_decisions
--- Advance/Discard per line with every reason, under the rules version that decided it.
+-- Advance/Discard per line (one current row per trial, season and line) with every reason,
+-- the rules version that decided it, when, and from which Silver snapshot.
 SELECT line_id, is_check, n_plots, ndvi_mean, check_ndvi_ref, ndwi_mean,
        yield_mean, check_yield_ref, decision,
-       array_join(reasons, '; ') AS reasons, rules_version
+       array_join(reasons, '; ') AS reasons, rules_version, decided_at, silver_snapshot_id
 FROM hsi.gold.breeding_decisions
 WHERE season = 2024 AND trial_id = 'YT-2024-W01'
 ORDER BY decision, line_id;

@@ -496,3 +496,139 @@ fn the_daemon_backhauls_when_its_trigger_fires_and_retention_deletes_only_backha
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status:?}\n{}", setup.logs());
 }
+
+/// A new capture that reuses a landing name (`a.h5`) after the first `a.h5` was processed,
+/// backhauled and deleted by retention is a new cube: processed, uploaded under its own key,
+/// and only then deleted. Neither capture is lost.
+#[test]
+fn a_reused_landing_name_is_a_new_capture_processed_and_uploaded() {
+    let Some((moto, rt, client)) = moto_with_bucket("runtime_backhaul::name_reuse") else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let first = synth_one(work.path(), "reuse-a", 24, 32);
+    let second = synth_one(work.path(), "reuse-b", 24, 40);
+    let keys = [design_key(&first), design_key(&second)];
+    let sha: Vec<String> = [&first, &second]
+        .iter()
+        .map(|c| hex::encode(Sha256::digest(std::fs::read(c).expect("read"))))
+        .collect();
+    let probe_port = hsi_edge::testkit::free_port().expect("port");
+    let _home = std::net::TcpListener::bind(("127.0.0.1", probe_port)).expect("bind probe");
+    let extra = format!(
+        "[backhaul]\nenabled = true\nbucket = \"{BUCKET}\"\nendpoint = \"{}\"\n\
+         force_path_style = true\npart_size_bytes = {PART}\n\
+         [backhaul.trigger]\nfacility_probe = \"127.0.0.1:{probe_port}\"\ncheck_interval = \"200ms\"\n\
+         [retention]\nenabled = true\nhigh_water_bytes = 1\nlow_water_bytes = 0\n",
+        moto.endpoint()
+    );
+    let setup = Setup::new("127.0.0.1:1", 1 << 30, &extra);
+    let land_as = |src: &std::path::Path| {
+        let partial = setup.landing.join("a.h5.partial");
+        std::fs::copy(src, &partial).expect("copy");
+        std::fs::rename(&partial, setup.landing.join("a.h5")).expect("rename");
+    };
+    let mut child = spawn_daemon(&setup, 0);
+    assert!(setup.wait_up(Duration::from_secs(60)), "{}", setup.logs());
+
+    land_as(&first);
+    assert!(
+        wait_until(Duration::from_secs(120), || {
+            !setup.landing.join("a.h5").exists()
+                && cube_record(&setup, "a.h5")["deleted_at"].is_string()
+        }),
+        "the first a.h5 is processed, backhauled and deleted\n{}",
+        setup.logs()
+    );
+    assert_eq!(object_keys(&rt, &client), vec![keys[0].clone()]);
+
+    land_as(&second);
+    assert!(
+        wait_until(Duration::from_secs(120), || {
+            setup.metric("hsi_edge_backhaul_cubes_total") == Some(2.0)
+                && setup.metric("hsi_edge_cubes_processed_total") == Some(2.0)
+        }),
+        "the second a.h5 is processed and uploaded too\n{}",
+        setup.logs()
+    );
+    let mut want = keys.to_vec();
+    want.sort();
+    assert_eq!(object_keys(&rt, &client), want, "both captures are in S3");
+    for (k, s) in keys.iter().zip(&sha) {
+        let head = rt
+            .block_on(client.head_object().bucket(BUCKET).key(k).send())
+            .expect("head");
+        assert_eq!(
+            head.metadata().and_then(|m| m.get("sha256")),
+            Some(s),
+            "{k}"
+        );
+    }
+    let r = cube_record(&setup, "a.h5");
+    assert!(
+        r["cube_id"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("reuse-b")),
+        "{r}"
+    );
+    assert_eq!(r["backhauled"]["keys"][0].as_str(), Some(keys[1].as_str()));
+    let history = std::fs::read_dir(setup.state().join("cubes/history"))
+        .expect("the first record is archived")
+        .count();
+    assert_eq!(history, 1);
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status:?}\n{}", setup.logs());
+}
+
+/// An upload whose key already holds a different object (another capture with the same cube
+/// id) does not overwrite it: the conditional completion refuses, and the cube is recorded as
+/// not backhaulable instead of being re-uploaded forever.
+#[test]
+fn an_upload_never_overwrites_a_different_raw_object() {
+    let Some((moto, rt, client)) = moto_with_bucket("runtime_backhaul::no_overwrite") else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let cube = synth_one(work.path(), "clash-1", 24, 32);
+    let key = design_key(&cube);
+    // Someone else's capture already holds the key.
+    rt.block_on(
+        client
+            .put_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .body(b"another capture".to_vec().into())
+            .metadata("sha256", "0000")
+            .send(),
+    )
+    .expect("put");
+    let extra = format!(
+        "[backhaul]\nbucket = \"{BUCKET}\"\nendpoint = \"{}\"\nforce_path_style = true\npart_size_bytes = {PART}\n",
+        moto.endpoint()
+    );
+    let setup = Setup::new("127.0.0.1:1", 1 << 30, &extra);
+    land(&cube, &setup.landing);
+    let out = backhaul_cmd(&setup, None).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("different object"), "{stderr}");
+    let body = rt
+        .block_on(client.get_object().bucket(BUCKET).key(&key).send())
+        .expect("get");
+    let bytes = rt.block_on(body.body.collect()).expect("body").into_bytes();
+    assert_eq!(&bytes[..], b"another capture", "not overwritten");
+    let name = cube
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let r = cube_record(&setup, &name);
+    assert!(r["backhaul_failed"]["reason"].is_string(), "{r}");
+    assert!(r["backhauled"].is_null(), "{r}");
+    // A second pass does not try again.
+    let again = backhaul_cmd(&setup, None).output().expect("run");
+    assert_eq!(report(&again)["parts"].as_u64(), Some(0));
+}

@@ -7,6 +7,7 @@
 //!   result.
 //! - Poison: a chunk that is not Parquet and one whose schema header lies go to the DLQ topic
 //!   with the reason; everything else is committed.
+//! - Re-send: the same cube produced again with other chunking lands once.
 
 mod common;
 
@@ -498,4 +499,37 @@ async fn poison_chunks_go_to_the_dlq_and_the_rest_is_committed() {
     assert_eq!(dead[1].0, "bad-2");
     assert!(dead[1].1.contains("schema"), "{dead:?}");
     assert!(dead[0].2.starts_with(&format!("{TOPIC}/")), "{dead:?}");
+}
+
+/// The edge re-sends a cube after a restart, cut into different chunks (new offsets), and a
+/// suffix once more: Silver holds each row once. Silver is read with iceberg-rust counting
+/// rows and distinct pixels separately, so a duplicate shows.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cube_resent_with_other_chunking_lands_once() {
+    let _serial = SERIAL.lock().await;
+    let Some(env) = setup("stream_resend", "300ms", "assignment = \"manual\"") else {
+        return;
+    };
+    let brokers = env.tansu.bootstrap();
+    let warehouse = env.dir.path().join("warehouse");
+    let p = producer(&brokers);
+    let rows = 6000;
+    produce(&p, "resend-k", &chunks("resend-k", rows, 48 * 1024)).await;
+    let child = spawn_stream(&env.cfg);
+    wait_caught_up(&warehouse, &brokers, Duration::from_secs(60)).await;
+    terminate(child);
+    // The re-send: the whole cube at another chunk size, then a suffix at a third.
+    produce(&p, "resend-k", &chunks("resend-k", rows, 20 * 1024)).await;
+    let third = chunks("resend-k", rows, 12 * 1024);
+    produce(&p, "resend-k", &third[third.len() / 2..]).await;
+    let child = spawn_stream(&env.cfg);
+    wait_caught_up(&warehouse, &brokers, Duration::from_secs(60)).await;
+    terminate(child);
+    let (per, _) = silver_facts(&warehouse).await;
+    assert_eq!(per.get("resend-k"), Some(&(rows, rows)), "{per:?}");
+    let log = std::fs::read_to_string(env.dir.path().join("stream.log")).unwrap_or_default();
+    assert!(
+        log.contains("dropped rows already in Silver"),
+        "the consumer saw the re-send"
+    );
 }

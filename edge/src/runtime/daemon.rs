@@ -26,7 +26,7 @@ use super::landing::{self, LandingCube};
 use super::metrics::{Health, Metrics};
 use super::outbox::Outbox;
 use super::pipeline::{CubeJob, process_cube};
-use super::state::{Failed, Processed, StateStore};
+use super::state::{Failed, Processed, StateStore, fingerprint};
 use crate::calib::{CalibrationConfig, Calibrator, select};
 use crate::flatten::Profile;
 use crate::process::Progress;
@@ -258,8 +258,12 @@ impl Daemon {
                 if self.shutdown.load(Ordering::Relaxed) {
                     break;
                 }
-                if let Some(r) = self.state.get(&cube.source)?
-                    && (r.processed.is_some() || r.failed.is_some())
+                // Only a record of this very capture counts (a reused name is a new cube), and
+                // `sent_at` alone is enough: the sender may record it and drop the cube from the
+                // outbox before `processed` is written, and the cube must not be sent again.
+                let fp = fingerprint(&cube.files)?;
+                if let Some(r) = self.state.current(&cube.source, &fp)?
+                    && (r.processed.is_some() || r.sent_at.is_some() || r.failed.is_some())
                 {
                     continue;
                 }
@@ -288,8 +292,10 @@ impl Daemon {
                         tracing::error!(source = %cube.source, error = %e, "cube failed; recorded and skipped");
                         let now = chrono::Utc::now();
                         let reason = e.to_string();
+                        let fp = fingerprint(&cube.files).ok();
                         self.state.update(&cube.source, |r| {
                             r.failed = Some(Failed { at: now, reason });
+                            r.fingerprint = r.fingerprint.take().or(fp);
                         })?;
                     }
                 }
@@ -355,6 +361,12 @@ impl Daemon {
         calibrator: &mut dyn Calibrator,
     ) -> Result<()> {
         let started = Instant::now();
+        let fp = fingerprint(&cube.files)?;
+        // The record exists (with this capture's fingerprint) before the outbox commit, so a
+        // sender that acknowledges everything before `processed` is written updates the
+        // right record.
+        self.state
+            .update(&cube.source, |r| r.fingerprint = Some(fp.clone()))?;
         let mut progress = Beat(&self.health);
         let out = process_cube(cube, job, calibrator, &self.outbox, &mut progress)?;
         let now = chrono::Utc::now();

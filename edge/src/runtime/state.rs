@@ -8,7 +8,19 @@
 //! A record moves through `processed` (its chunks are committed to the outbox), `sent` (Kafka
 //! acknowledged every chunk), `backhauled` (the raw files are in S3) and, with retention,
 //! `deleted`; `failed` marks a cube that cannot be processed (bad input; delete the record to
-//! retry it).
+//! retry it), `backhaul_failed` one whose upload can never succeed (its raw object key holds a
+//! different capture).
+//!
+//! ## A record belongs to one capture, not to a name
+//!
+//! A name can be reused: a new capture may land as `a.h5` after the first `a.h5` was processed,
+//! backhauled and deleted, or be renamed over it. Each record carries the **fingerprint** of
+//! the files it describes ([`fingerprint`]: size, modification time and inode of each file;
+//! a rename-on-close always makes a new inode). [`StateStore::current`] returns a record only
+//! for the capture now in the landing directory; a record of an earlier capture with the same
+//! name is moved to `STATE/cubes/history/` and the new capture starts a fresh record, so it is
+//! processed, uploaded and only then deleted like any other. The content itself (SHA-256) is
+//! recorded by the backhaul, and the raw object upload is conditional (`If-None-Match: *`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -47,6 +59,26 @@ pub struct CubeRecord {
     /// When retention deleted the raw files.
     #[serde(default)]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Which capture this record describes ([`fingerprint`]); absent in records written
+    /// before fingerprints (taken to match).
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// Why the backhaul can never succeed (not retried).
+    #[serde(default)]
+    pub backhaul_failed: Option<Failed>,
+}
+
+/// The identity of the files of one capture in the landing directory: size, modification time
+/// (ns) and inode of each, in order.
+pub fn fingerprint(files: &[PathBuf]) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut parts = Vec::with_capacity(files.len());
+    for f in files {
+        let m = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
+        let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+        parts.push(format!("{}:{}:{}", m.len(), mtime, m.ino()));
+    }
+    Ok(parts.join(";"))
 }
 
 /// `processed` of a [`CubeRecord`].
@@ -114,9 +146,54 @@ impl StateStore {
         self.cubes.join(format!("{}.json", file_key(source)))
     }
 
+    /// The exclusive lock on `STATE/.lock` (released when dropped).
+    fn lock_file(&self) -> Result<File> {
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock)
+            .map_err(|e| Error::io(&self.lock, e))?;
+        lock.lock().map_err(|e| Error::io(&self.lock, e))?;
+        Ok(lock)
+    }
+
     /// The record of `source`, if any.
     pub fn get(&self, source: &str) -> Result<Option<CubeRecord>> {
         read_record(&self.path(source))
+    }
+
+    /// The record of `source` if it describes the capture with `fingerprint`. A record of an
+    /// earlier capture with the same name is moved to `cubes/history/` (see the module docs)
+    /// and `None` returned.
+    pub fn current(&self, source: &str, fingerprint: &str) -> Result<Option<CubeRecord>> {
+        let _guard = self.mutex.lock().unwrap_or_else(|p| p.into_inner());
+        let _lock = self.lock_file()?;
+        let path = self.path(source);
+        let Some(rec) = read_record(&path)? else {
+            return Ok(None);
+        };
+        match &rec.fingerprint {
+            Some(f) if f != fingerprint => {
+                let history = self.cubes.join("history");
+                create_dir(&history)?;
+                let stamp = Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
+                let to = history.join(format!("{}.{stamp}.json", file_key(source)));
+                std::fs::rename(&path, &to).map_err(|e| Error::io(&path, e))?;
+                if rec.backhauled.is_none() {
+                    tracing::error!(
+                        source,
+                        cube_id = ?rec.cube_id,
+                        "a new capture replaced a landing file that was never backhauled: the \
+                         earlier capture is no longer on this device"
+                    );
+                } else {
+                    tracing::warn!(source, archived = %to.display(), "landing name reused by a new capture; earlier record archived");
+                }
+                Ok(None)
+            }
+            _ => Ok(Some(rec)),
+        }
     }
 
     /// Every record, sorted by source.
@@ -135,13 +212,7 @@ impl StateStore {
     /// Apply `change` to the record of `source` (a new one when absent) and store it durably.
     pub fn update(&self, source: &str, change: impl FnOnce(&mut CubeRecord)) -> Result<CubeRecord> {
         let _guard = self.mutex.lock().unwrap_or_else(|p| p.into_inner());
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock)
-            .map_err(|e| Error::io(&self.lock, e))?;
-        lock.lock().map_err(|e| Error::io(&self.lock, e))?;
+        let _lock = self.lock_file()?;
         let path = self.path(source);
         let mut rec = read_record(&path)?.unwrap_or_else(|| CubeRecord {
             source: source.to_owned(),

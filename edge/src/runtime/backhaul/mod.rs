@@ -26,7 +26,7 @@ use super::error::{Error, Result};
 use super::fsutil::{create_dir, file_key};
 use super::landing::{self, LandingCube};
 use super::metrics::Metrics;
-use super::state::{Backhauled, StateStore};
+use super::state::{Backhauled, Failed, StateStore, fingerprint};
 use crate::cube::CubeHeader;
 use upload::{Upload, UploadJob};
 
@@ -129,10 +129,15 @@ impl Backhaul {
         shutdown: &AtomicBool,
     ) -> Result<PassReport> {
         let mut report = PassReport::default();
-        let todo: Vec<LandingCube> = landing::scan(landing_dir, settle)?
-            .into_iter()
-            .filter(|c| !matches!(self.state.get(&c.source), Ok(Some(r)) if r.backhauled.is_some()))
-            .collect();
+        let mut todo: Vec<LandingCube> = Vec::new();
+        for c in landing::scan(landing_dir, settle)? {
+            let fp = fingerprint(&c.files)?;
+            // Only this capture's record counts: a reused name is a new capture to upload.
+            match self.state.current(&c.source, &fp)? {
+                Some(r) if r.backhauled.is_some() || r.backhaul_failed.is_some() => {}
+                _ => todo.push(c),
+            }
+        }
         self.metrics.backhaul_pending.set(todo.len() as i64);
         report.cubes_left = todo.len() as u32;
         for cube in &todo {
@@ -157,9 +162,22 @@ impl Backhaul {
                     report.paused = true;
                     break;
                 }
-                Err(e) => {
+                Err(e) if e.retryable() => {
                     self.metrics.backhaul_errors.inc();
-                    tracing::warn!(source = %cube.source, error = %e, retryable = e.retryable(), "backhaul failed; retried next pass");
+                    tracing::warn!(source = %cube.source, error = %e, "backhaul failed; retried next pass");
+                }
+                Err(e) => {
+                    // Never succeeds by retrying (its key holds another capture): recorded,
+                    // reported, not retried; retention keeps the files (not backhauled).
+                    self.metrics.backhaul_errors.inc();
+                    tracing::error!(source = %cube.source, error = %e, "backhaul cannot succeed; recorded and not retried");
+                    let now = chrono::Utc::now();
+                    let reason = e.to_string();
+                    let fp = fingerprint(&cube.files).ok();
+                    self.state.update(&cube.source, |r| {
+                        r.backhaul_failed = Some(Failed { at: now, reason });
+                        r.fingerprint = r.fingerprint.take().or(fp);
+                    })?;
                 }
             }
         }
@@ -214,7 +232,9 @@ impl Backhaul {
         }
         let now = chrono::Utc::now();
         let bucket = self.cfg.bucket.clone();
+        let fp = fingerprint(&cube.files)?;
         self.state.update(&cube.source, |r| {
+            r.fingerprint.get_or_insert(fp);
             r.cube_id.get_or_insert(header.cube_id.clone());
             r.files = cube
                 .files

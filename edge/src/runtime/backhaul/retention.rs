@@ -25,7 +25,9 @@ pub fn enforce(landing_dir: &Path, cfg: &RetentionConfig, state: &StateStore) ->
         if total <= cfg.low_water_bytes {
             break;
         }
-        let Some(rec) = state.get(&cube.source)? else {
+        // Only a record of this very capture allows deleting it.
+        let fp = crate::runtime::state::fingerprint(&cube.files)?;
+        let Some(rec) = state.current(&cube.source, &fp)? else {
             continue;
         };
         if rec.processed.is_none() || rec.backhauled.is_none() {

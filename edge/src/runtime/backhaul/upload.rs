@@ -331,6 +331,54 @@ async fn start(job: &UploadJob<'_>, size: u64, mtime_ns: i128) -> Result<ResumeR
     Ok(record)
 }
 
+/// The key already holds an object: the same content (our own upload, completed before a
+/// lost reply or a crash) is success; other content is a different capture with the same id,
+/// reported and never overwritten. The multipart upload is aborted either way.
+async fn already_there(job: &UploadJob<'_>, record: &ResumeRecord) -> Result<()> {
+    let _ = job
+        .client
+        .abort_multipart_upload()
+        .bucket(job.bucket)
+        .key(job.key)
+        .upload_id(&record.upload_id)
+        .send()
+        .await;
+    let _ = remove_file(&job.resume);
+    let head = job
+        .client
+        .head_object()
+        .bucket(job.bucket)
+        .key(job.key)
+        .send()
+        .await
+        .map_err(|e| job.s3_err("HeadObject", e))?;
+    let theirs = head
+        .metadata()
+        .and_then(|m| m.get("sha256"))
+        .cloned()
+        .unwrap_or_default();
+    if theirs == record.sha256 && head.content_length() == Some(record.size as i64) {
+        tracing::info!(key = job.key, "object already uploaded with this content");
+        return Ok(());
+    }
+    Err(Error::S3 {
+        bucket: job.bucket.to_owned(),
+        key: job.key.to_owned(),
+        operation: "CompleteMultipartUpload",
+        reason: format!(
+            "the key already holds a different object (sha256 {}, this file {}): another \
+             capture with the same cube id; not overwritten (rename one of them)",
+            if theirs.is_empty() {
+                "unknown"
+            } else {
+                theirs.as_str()
+            },
+            record.sha256
+        ),
+        retryable: false,
+    })
+}
+
 async fn complete(job: &UploadJob<'_>, record: &ResumeRecord) -> Result<()> {
     let parts = record
         .parts
@@ -343,29 +391,42 @@ async fn complete(job: &UploadJob<'_>, record: &ResumeRecord) -> Result<()> {
                 .build()
         })
         .collect();
-    job.client
+    // Conditional: never replace an object that is already there. A raw object key names
+    // one capture (`raw_cubes/…/{cube_id}.h5`); a different capture that reuses the cube id
+    // must not overwrite it.
+    let completed = job
+        .client
         .complete_multipart_upload()
         .bucket(job.bucket)
         .key(job.key)
         .upload_id(&record.upload_id)
+        .if_none_match("*")
         .multipart_upload(
             CompletedMultipartUpload::builder()
                 .set_parts(Some(parts))
                 .build(),
         )
         .send()
-        .await
-        .map_err(|e| {
-            let gone = matches!(
-                e.as_service_error().and_then(|s| s.code()),
-                Some("InvalidPart" | "NoSuchUpload" | "InvalidPartOrder")
-            );
-            if gone {
-                // The recorded parts are not all there: start over on the next pass.
-                let _ = remove_file(&job.resume);
-            }
-            job.s3_err("CompleteMultipartUpload", e)
-        })?;
+        .await;
+    if let Err(e) = completed {
+        let code = e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .map(str::to_owned);
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        if code.as_deref() == Some("PreconditionFailed") || status == Some(412) {
+            return already_there(job, record).await;
+        }
+        let gone = matches!(
+            code.as_deref(),
+            Some("InvalidPart" | "NoSuchUpload" | "InvalidPartOrder")
+        );
+        if gone {
+            // The recorded parts are not all there: start over on the next pass.
+            let _ = remove_file(&job.resume);
+        }
+        return Err(job.s3_err("CompleteMultipartUpload", e));
+    }
     let head = job
         .client
         .head_object()
