@@ -57,6 +57,33 @@ impl CubeHeader {
         }
     }
 
+    /// Whether an identity field is a placeholder (`unknown` or empty).
+    pub fn is_unknown(value: &str) -> bool {
+        value.trim().is_empty() || value.trim().eq_ignore_ascii_case("unknown")
+    }
+
+    /// The identity fields still unknown (`farm_id`, `field_id`, `region`, `sensor_id`,
+    /// `acquisition_time` at the epoch): a cube with any is refused by the pipeline rather
+    /// than written under `unknown`/1970.
+    pub fn missing_identity(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for (name, v) in [
+            ("cube_id", &self.cube_id),
+            ("farm_id", &self.farm_id),
+            ("field_id", &self.field_id),
+            ("region", &self.region),
+            ("sensor_id", &self.sensor_id),
+        ] {
+            if Self::is_unknown(v) {
+                out.push(name);
+            }
+        }
+        if self.acquisition_time == DateTime::<Utc>::UNIX_EPOCH {
+            out.push("acquisition_time");
+        }
+        out
+    }
+
     /// A header for files that carry no identity (ENVI chips): ids derived from the file stem.
     pub fn from_file_stem(path: &Path) -> Self {
         let stem = path

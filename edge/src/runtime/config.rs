@@ -53,6 +53,47 @@ pub struct EdgeConfig {
     /// `/healthz` and `/metrics`.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Identity of this device's captures, for cubes whose files do not carry it (ENVI).
+    #[serde(default)]
+    pub identity: IdentityConfig,
+}
+
+/// `[identity]`: the farm, field, region and sensor of the captures landing on this device,
+/// used for whatever a cube's own files (HDF5 attributes; ENVI header, sidecar or instrument
+/// file name) do not say. A cube whose identity is still incomplete is refused as bad input
+/// (`failed`, with the missing fields named), never written with `unknown`/1970.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// `farm_id`.
+    #[serde(default)]
+    pub farm_id: Option<String>,
+    /// `field_id`.
+    #[serde(default)]
+    pub field_id: Option<String>,
+    /// `region` (the raw-object key's first level).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `sensor_id`.
+    #[serde(default)]
+    pub sensor_id: Option<String>,
+}
+
+impl IdentityConfig {
+    /// Fill `header`'s unknown fields from this config.
+    pub fn fill(&self, header: &mut crate::cube::CubeHeader) {
+        let set = |dst: &mut String, v: &Option<String>| {
+            if let Some(v) = v
+                && crate::cube::CubeHeader::is_unknown(dst)
+            {
+                *dst = v.clone();
+            }
+        };
+        set(&mut header.farm_id, &self.farm_id);
+        set(&mut header.field_id, &self.field_id);
+        set(&mut header.region, &self.region);
+        set(&mut header.sensor_id, &self.sensor_id);
+    }
 }
 
 /// `[landing]`.

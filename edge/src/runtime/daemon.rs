@@ -202,6 +202,7 @@ impl Daemon {
         }
         let b = Backhaul::new(
             &self.cfg.backhaul,
+            &self.cfg.identity,
             &self.cfg.state.dir,
             self.state.clone(),
             self.metrics.clone(),
@@ -245,6 +246,7 @@ impl Daemon {
     ) -> Result<()> {
         let rows_hint = std::sync::Mutex::new(None);
         let job = CubeJob {
+            identity: &self.cfg.identity,
             profile,
             calibration,
             max_message_bytes: self.cfg.kafka.max_message_bytes,

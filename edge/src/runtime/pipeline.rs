@@ -46,6 +46,8 @@ pub struct CubeJob<'a> {
     /// Rows per chunk the last cube's encoder learned, by schema id: the next cube of the same
     /// schema starts there.
     pub rows_hint: &'a Mutex<Option<(String, usize)>>,
+    /// The device's identity defaults (`[identity]`).
+    pub identity: &'a crate::runtime::config::IdentityConfig,
 }
 
 /// Process `cube` and commit its chunks to `outbox`.
@@ -57,7 +59,21 @@ pub fn process_cube(
     progress: &mut dyn Progress,
 ) -> Result<CubeOutcome> {
     let mut reader = read::open(&cube.open_path)?;
-    let info = reader.info().clone();
+    let mut info = reader.info().clone();
+    job.identity.fill(&mut info.header);
+    let missing = info.header.missing_identity();
+    if !missing.is_empty() {
+        return Err(crate::Error::invalid(
+            &cube.open_path,
+            "identity",
+            format!(
+                "{} unknown: put them in the file (HDF5 attributes; ENVI `acquisition time`, \
+                 `hsi farm id` … header keys or a NAME.hsi.json sidecar) or in the daemon's \
+                 [identity] config",
+                missing.join(", ")
+            ),
+        ));
+    }
     let plan = CalibrationPlan::build(&info, &job.profile.apply(job.calibration))?;
     let flattener = Flattener::new(
         &info.header,

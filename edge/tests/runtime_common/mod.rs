@@ -119,6 +119,11 @@ retry_backoff = "500ms"
 "message.timeout.ms" = "30000"
 [http]
 listen = "127.0.0.1:{http_port}"
+[identity]
+farm_id = "farm-edge-test"
+field_id = "field-1"
+region = "us-test"
+sensor_id = "sensor-1"
 {extra}
 "#,
             landing = landing.display(),

@@ -100,6 +100,17 @@ pub async fn ingest_cube_with(
     let info = reader.info().clone();
     let plan = CalibrationPlan::build(&info, calibration)?;
     let h = &info.header;
+    let missing = h.missing_identity();
+    if !missing.is_empty() {
+        return Err(Error::InvalidInput {
+            reason: format!(
+                "{}: {} unknown (no farm/field/region/sensor/time in the file): refused rather \
+                 than written as `unknown`/1970",
+                path.display(),
+                missing.join(", ")
+            ),
+        });
+    }
     let mut outcome = CubeOutcome {
         cube_id: h.cube_id.clone(),
         farm_id: h.farm_id.clone(),

@@ -3,8 +3,10 @@
 //! Required keys: `samples`, `lines`, `bands`, `data type`, `interleave` (absent →
 //! [`Error::Missing`]). Optional keys and their defaults: `header offset` (0), `byte order`
 //! (0 = little-endian, ENVI's default; PlantCV writes headers without it), `wavelength`, `fwhm`,
-//! `bbl`, `data ignore value`, `map info`, `wavelength units`, `description`. Every other key is
-//! kept verbatim in [`EnviHeader::extra`].
+//! `bbl`, `data ignore value`, `map info`, `wavelength units`, `description`,
+//! `reflectance scale factor`. Every other key is kept verbatim in [`EnviHeader::extra`] (the
+//! identity keys `acquisition time`, `sensor type` and the `hsi …` keys are read from there by
+//! [`super::identity`]).
 //!
 //! Invariants of a parsed header:
 //! - the dimensions passed [`Shape::checked`], so nothing absurd is ever allocated;
@@ -54,6 +56,9 @@ pub struct EnviHeader {
     pub map_info: Option<MapInfo>,
     /// Free text (`description`).
     pub description: Option<String>,
+    /// `reflectance scale factor`: the stored values are reflectance × this (e.g. 10000 for
+    /// the int16 products of most archives); the reader divides by it.
+    pub reflectance_scale_factor: Option<f64>,
     /// Every other key (lower-case, single-spaced) with its raw value (braces stripped).
     pub extra: BTreeMap<String, String>,
 }
@@ -153,6 +158,18 @@ impl EnviHeader {
             .map(|v| MapInfo::parse(path, &v))
             .transpose()?;
         let description = take("description");
+        let reflectance_scale_factor = take("reflectance scale factor")
+            .map(|v| parse_f64(path, "reflectance scale factor", &v))
+            .transpose()?;
+        if let Some(f) = reflectance_scale_factor
+            && !(f.is_finite() && f > 0.0)
+        {
+            return Err(Error::invalid(
+                path,
+                "reflectance scale factor",
+                format!("{f} is not a positive number"),
+            ));
+        }
 
         Ok(EnviHeader {
             path: path.to_path_buf(),
@@ -168,6 +185,7 @@ impl EnviHeader {
             data_ignore_value,
             map_info,
             description,
+            reflectance_scale_factor,
             extra: e,
         })
     }

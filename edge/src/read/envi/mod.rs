@@ -30,6 +30,7 @@
 
 mod dtype;
 mod header;
+pub mod identity;
 mod mapinfo;
 mod reader;
 mod syntax;

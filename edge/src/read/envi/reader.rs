@@ -189,6 +189,11 @@ impl CubeReader for EnviReader {
             &self.bytes,
             &mut values,
         );
+        // `reflectance scale factor`: stored integers are reflectance × factor.
+        if let Some(f) = self.header.reflectance_scale_factor {
+            let inv = (1.0 / f) as f32;
+            values.iter_mut().for_each(|v| *v *= inv);
+        }
         let (s, b) = (shape.samples, shape.bands);
         let data = match self.header.interleave {
             Interleave::Bip => Array3::from_shape_vec((count, s, b), values),
@@ -223,6 +228,7 @@ fn cube_info(header: &EnviHeader, header_path: &Path, binary: &Path) -> Result<C
     let to_f32 = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
 
     let mut cube = CubeHeader::from_file_stem(binary);
+    super::identity::apply(&mut cube, header, header_path, binary)?;
     if let Some(map) = &header.map_info {
         cube.geotransform = Some(map.geotransform());
         cube.crs = map.epsg();
@@ -238,7 +244,13 @@ fn cube_info(header: &EnviHeader, header_path: &Path, binary: &Path) -> Result<C
             good: header.bbl.clone(),
         },
         kind: data_kind(header, &[binary, header_path]),
-        ignore_value: header.data_ignore_value,
+        // Compared with the decoded (and scaled) values: scale it the same way, in f32.
+        ignore_value: header
+            .data_ignore_value
+            .map(|v| match header.reflectance_scale_factor {
+                Some(f) => f64::from(v as f32 * (1.0 / f) as f32),
+                None => v,
+            }),
         radiometry: None,
         raw_bytes: header.data_bytes(),
         format: format!(
@@ -283,6 +295,10 @@ pub(crate) fn data_kind(header: &EnviHeader, files: &[&Path]) -> DataKind {
         .find_map(|n| hint_in(&n.to_string_lossy()))
         .or_else(|| header.description.as_deref().and_then(hint_in));
     let float = header.data_type.is_float();
+    if header.reflectance_scale_factor.is_some() {
+        // The standard ENVI key says it outright: scaled reflectance (the reader divides).
+        return DataKind::Reflectance;
+    }
     match hint {
         Some(Hint::Reflectance) if float => DataKind::Reflectance,
         Some(Hint::Radiance) => DataKind::Radiance,

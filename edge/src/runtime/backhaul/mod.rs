@@ -21,7 +21,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use chrono::Datelike;
 
-use super::config::BackhaulConfig;
+use super::config::{BackhaulConfig, IdentityConfig};
 use super::error::{Error, Result};
 use super::fsutil::{create_dir, file_key};
 use super::landing::{self, LandingCube};
@@ -72,6 +72,7 @@ pub struct PassReport {
 /// The S3 side: a client and a small Tokio runtime for it.
 pub struct Backhaul {
     cfg: BackhaulConfig,
+    identity: IdentityConfig,
     rt: tokio::runtime::Runtime,
     client: Client,
     state: Arc<StateStore>,
@@ -84,6 +85,7 @@ impl Backhaul {
     /// IRSA, instance metadata). Resume records live in `state_dir/backhaul/`.
     pub fn new(
         cfg: &BackhaulConfig,
+        identity: &IdentityConfig,
         state_dir: &Path,
         state: Arc<StateStore>,
         metrics: Arc<Metrics>,
@@ -111,6 +113,7 @@ impl Backhaul {
         create_dir(&resume_dir)?;
         Ok(Backhaul {
             cfg: cfg.clone(),
+            identity: identity.clone(),
             rt,
             client: Client::from_conf(s3),
             state,
@@ -194,7 +197,10 @@ impl Backhaul {
             tracing::info!(source = %cube.source, "another process is uploading this cube");
             return Ok((0, false));
         }
-        let header = crate::read::open(&cube.open_path)?.info().header.clone();
+        // The same identity processing used (the device's `[identity]` fills what the files
+        // lack), so the raw object's key matches the streamed rows.
+        let mut header = crate::read::open(&cube.open_path)?.info().header.clone();
+        self.identity.fill(&mut header);
         let mut keys = Vec::new();
         let mut sums = Vec::new();
         let mut parts = 0u32;

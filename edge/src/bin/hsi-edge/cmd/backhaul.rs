@@ -21,6 +21,7 @@ pub fn run(args: BackhaulArgs) -> anyhow::Result<ExitCode> {
     let state = Arc::new(StateStore::open(&cfg.state.dir)?);
     let b = Backhaul::new(
         &cfg.backhaul,
+        &cfg.identity,
         &cfg.state.dir,
         state,
         Arc::new(Metrics::new()),
