@@ -215,12 +215,22 @@ fn an_interrupted_backhaul_resumes_and_completes_with_a_matching_checksum() {
         Some(local_sha.as_str())
     );
 
-    // The ENVI cube: header and binary under the same prefix, byte for byte.
+    // The ENVI cube: header and binary under the same prefix, byte for byte. Its time comes
+    // from the AVIRIS-NG file name, its farm and region from the daemon's `[identity]`.
     let envi = hsi_edge::read::open(&hdr)
         .expect("open ENVI")
         .info()
         .header
         .clone();
+    assert_eq!(
+        envi.acquisition_time.format("%Y-%m-%d").to_string(),
+        "2014-09-12"
+    );
+    let envi = hsi_edge::cube::CubeHeader {
+        region: "us-test".into(),
+        farm_id: "farm-edge-test".into(),
+        ..envi
+    };
     let t = envi.acquisition_time;
     let prefix = format!(
         "raw_cubes/{}/{}/{}/{}/{}/{}",
