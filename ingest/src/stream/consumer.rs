@@ -175,7 +175,7 @@ impl StreamIngest {
         // Work left pending by an earlier process (a crash between a Silver commit and its
         // refresh) is picked up at once.
         let mut last_gold: Option<Instant> = None;
-        self.refresh_gold(&mut last_gold).await;
+        let mut gold_owed = !self.refresh_gold(&mut last_gold).await;
         let mut last_gap: BTreeMap<i32, i64> = BTreeMap::new();
         let mut idle_since = Instant::now();
         loop {
@@ -213,7 +213,7 @@ impl StreamIngest {
                         .await?
                 {
                     last_gold = None;
-                    self.refresh_gold(&mut last_gold).await;
+                    let _ = self.refresh_gold(&mut last_gold).await;
                 }
                 break;
             }
@@ -292,8 +292,14 @@ impl StreamIngest {
                     .commit(&consumer, &mut assigned, &mut pending, &mut stats)
                     .await?
                 {
-                    self.refresh_gold(&mut last_gold).await;
+                    gold_owed = true;
                 }
+            }
+            // Committed rows reach Gold within `gold_refresh_interval`, also when no further
+            // commit follows (a refresh that ran is counted by `refresh_gold`; one that failed
+            // stays owed and is retried at the next interval).
+            if gold_owed {
+                gold_owed = !self.refresh_gold(&mut last_gold).await;
             }
         }
         Ok(stats)
@@ -396,11 +402,13 @@ impl StreamIngest {
 
     /// Refresh Gold for every pending Silver partition if the interval has passed (errors are
     /// logged and counted: the work stays pending in the tables and the next refresh does it).
-    async fn refresh_gold(&self, last: &mut Option<Instant>) {
-        if !self.cfg.refresh_gold
-            || last.is_some_and(|t| t.elapsed() < self.cfg.gold_refresh_interval)
-        {
-            return;
+    /// Returns whether the work is done (refreshed, or nothing pending, or refreshing is off).
+    async fn refresh_gold(&self, last: &mut Option<Instant>) -> bool {
+        if !self.cfg.refresh_gold {
+            return true;
+        }
+        if last.is_some_and(|t| t.elapsed() < self.cfg.gold_refresh_interval) {
+            return false;
         }
         *last = Some(Instant::now());
         let started = Instant::now();
@@ -430,8 +438,10 @@ impl StreamIngest {
             Err(e) => {
                 self.metrics.errors.inc();
                 tracing::warn!(error = %e, "Gold refresh failed; it stays pending");
+                return false;
             }
         }
+        true
     }
 
     /// The fenced commit: only if the table still holds every partition at this batch's start.

@@ -77,6 +77,23 @@ pub async fn refresh_pending(
     catalog: &dyn LakeCatalog,
     rules: &BreedingRules,
 ) -> Result<Option<GoldSummary>> {
+    // No Gold tables yet (a fresh warehouse before `hsi init`/`hsi run`): nothing to refresh.
+    for ident in [
+        tables::plot_indices(),
+        hsi_lakehouse::table::silver_reflectance(),
+    ] {
+        let exists =
+            catalog
+                .table_exists(&ident)
+                .await
+                .map_err(|e| hsi_lakehouse::Error::Iceberg {
+                    context: format!("check {ident}"),
+                    source: Box::new(e),
+                })?;
+        if !exists {
+            return Ok(None);
+        }
+    }
     let pending = gold::pending_partitions(catalog).await?;
     if pending.touched.is_empty() {
         return Ok(None);
