@@ -15,8 +15,8 @@ use std::collections::{HashMap, HashSet};
 
 use iceberg::spec::{
     DataFile, FormatVersion, Literal, ManifestContentType, ManifestFile, ManifestListWriter,
-    ManifestWriterBuilder, PrimitiveLiteral, Snapshot, SnapshotSummaryCollector, Summary,
-    TableMetadata,
+    ManifestWriter, ManifestWriterBuilder, PrimitiveLiteral, Snapshot, SnapshotSummaryCollector,
+    Summary, TableMetadata,
 };
 use iceberg::table::Table;
 use uuid::Uuid;
@@ -96,17 +96,7 @@ pub(super) async fn build(base: &Table, change: &Change) -> Result<Built> {
                     ),
                 })?;
             let path = next_manifest();
-            let output = base
-                .file_io()
-                .new_output(&path)
-                .map_err(ierr("create manifest"))?;
-            let mut writer = ManifestWriterBuilder::new(
-                output,
-                Some(snapshot_id),
-                metadata.current_schema().clone(),
-                spec.as_ref().clone(),
-            )
-            .build_v2_data();
+            let mut writer = manifest_writer(base, &path, snapshot_id, spec.as_ref())?;
             for entry in manifest.entries() {
                 if !entry.is_alive() {
                     continue;
@@ -155,17 +145,8 @@ pub(super) async fn build(base: &Table, change: &Change) -> Result<Built> {
     }
     if !change.added.is_empty() {
         let path = next_manifest();
-        let output = base
-            .file_io()
-            .new_output(&path)
-            .map_err(ierr("create manifest"))?;
-        let mut writer = ManifestWriterBuilder::new(
-            output,
-            Some(snapshot_id),
-            metadata.current_schema().clone(),
-            metadata.default_partition_spec().as_ref().clone(),
-        )
-        .build_v2_data();
+        let spec = metadata.default_partition_spec();
+        let mut writer = manifest_writer(base, &path, snapshot_id, spec.as_ref())?;
         for f in &change.added {
             writer
                 .add_file(f.clone(), sequence_number)
@@ -215,6 +196,29 @@ pub(super) async fn build(base: &Table, change: &Change) -> Result<Built> {
         .with_schema_id(metadata.current_schema_id())
         .build();
     Ok(Built { snapshot, written })
+}
+
+/// A v2 data manifest writer at `path` for the current schema and `spec`.
+fn manifest_writer(
+    base: &Table,
+    path: &str,
+    snapshot_id: i64,
+    spec: &iceberg::spec::PartitionSpec,
+) -> Result<ManifestWriter> {
+    let output = base
+        .file_io()
+        .new_output(path)
+        .map_err(Error::iceberg(format!(
+            "create manifest of {}",
+            base.identifier()
+        )))?;
+    Ok(ManifestWriterBuilder::new(
+        output,
+        Some(snapshot_id),
+        base.metadata().current_schema().clone(),
+        spec.clone(),
+    )
+    .build_v2_data())
 }
 
 fn missing_seq(name: &str, path: &str) -> Error {
