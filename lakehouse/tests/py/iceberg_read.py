@@ -68,7 +68,9 @@ def main() -> None:
                 "operation": s.summary.operation.value if s.summary else None,
                 "summary": {k: v for k, v in (s.summary.additional_properties.items() if s.summary else [])},
             }
-            for s in md.snapshots
+            # The metadata file's snapshot list has no defined order (iceberg-rust writes it
+            # from a hash map); commit order is the sequence number.
+            for s in sorted(md.snapshots, key=lambda s: (s.sequence_number or 0, s.timestamp_ms))
         ],
         "history": [{"snapshot_id": h.snapshot_id, "timestamp_ms": h.timestamp_ms} for h in md.snapshot_log],
     }
