@@ -137,12 +137,11 @@ def check(overlay, docs):
             fail(f"edge.toml [{section}].dir {cfg[section]['dir']} is not the mount {mounts[mount]}")
     if int(cfg["http"]["listen"].rsplit(":", 1)[1]) != int(ann["prometheus.io/port"]):
         fail("edge.toml [http].listen port differs from the scrape port")
-    secret = get("Secret", "hsi-edge-kafka")
-    if not secret or any(v for v in secret.get("stringData", {}).values()) or secret.get("data"):
-        fail("the Kafka Secret must be a template with empty values")
-    refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in c.get("env", []) if "valueFrom" in e}
-    if refs != {"hsi-edge-kafka"}:
-        fail("the container must read the Kafka credentials from the Secret")
+    if any(d.get("kind") == "Secret" for d in docs):
+        fail("no Secret may be rendered: re-applying would reset the operator's credentials")
+    secret_refs = [e["valueFrom"]["secretKeyRef"] for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+    if {r["name"] for r in secret_refs} != {"hsi-edge-kafka"} or not all(r.get("optional") for r in secret_refs):
+        fail("the container must read the Kafka credentials from the operator's Secret, optionally")
     env = {e["name"]: e.get("value") for e in c.get("env", [])}
     limits = c.get("resources", {}).get("limits", {})
     if overlay == "jetson":

@@ -3,10 +3,13 @@
 #
 #   eval "$(scripts/bootstrap.sh)"     # exports HSI_PYTHON, HSI_TANSU and CARGO_TARGET_DIR
 #
-# - Debian packages: libhdf5-dev, pkg-config (the HDF5 reader links libhdf5).
+# - System packages, when missing (scripts/deps.sh): a C compiler, make, pkg-config,
+#   libhdf5-dev, python3-venv (apt; sudo when not root).
 # - A Python venv with numpy/h5py/pyarrow under $HOME/.cache/hsi/venv-<hash of requirements>,
 #   reused by later runs.
-# - tansu (Kafka broker for tests), built once into $HOME/.cache/hsi/tansu-0.6.0.
+# - tansu (the Kafka broker of the tests that restart it), built once by scripts/tansu.sh,
+#   unless HSI_SKIP_TANSU_BUILD=1 (scripts/test.sh builds it in the background instead, while
+#   the tests that need no tansu run); HSI_TANSU is exported when the binary exists.
 # Progress goes to stderr; only `export` lines go to stdout.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,18 +17,8 @@ cache="${HSI_CACHE:-$HOME/.cache/hsi}"
 mkdir -p "$cache"
 log() { echo "[bootstrap] $*" >&2; }
 
-if ! pkg-config --exists hdf5 2>/dev/null; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo="sudo"
-  if command -v apt-get >/dev/null; then
-    log "installing libhdf5-dev pkg-config (apt)"
-    $sudo apt-get update -qq >&2 || true
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libhdf5-dev pkg-config >&2
-  else
-    log "libhdf5 not found and apt-get unavailable: install HDF5 1.10+ development files"
-    exit 1
-  fi
-fi
+# System packages (a C compiler, make, pkg-config, libhdf5-dev, python3-venv), only if missing.
+"$root/scripts/deps.sh" build python
 
 req="$root/scripts/requirements.txt"
 key=$(sha256sum "$req" | cut -c1-12)
@@ -41,6 +34,8 @@ fi
 # The Kafka broker of the integration tests (TOOLING.md): tansu, built once by scripts/tansu.sh.
 if [ -z "${HSI_SKIP_TANSU_BUILD:-}" ]; then
   echo "export HSI_TANSU='$("$root/scripts/tansu.sh")'"
+elif tansu=$("$root/scripts/tansu.sh" --path) && [ -x "$tansu" ]; then
+  echo "export HSI_TANSU='$tansu'"
 fi
 
 # Build outputs live outside the clone, keyed by toolchain, so CI reruns reuse them.

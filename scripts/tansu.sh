@@ -4,12 +4,17 @@
 # A cold build takes 20-40 min on 2 cores; later calls return at once.
 #
 #   scripts/tansu.sh            # build if missing, print the binary's path
-#   nice scripts/tansu.sh &     # what .ci/run does, in parallel with clippy
+#   scripts/tansu.sh --path     # print the path only (the binary may not exist yet)
+#   nice scripts/tansu.sh &     # what .ci/run and scripts/test.sh do, in the background
 set -euo pipefail
 version=0.6.0
 cache="${HSI_CACHE:-$HOME/.cache/hsi}"
 root="$cache/tansu-$version"
 bin="$root/bin/tansu"
+if [ "${1:-}" = "--path" ]; then
+  echo "$bin"
+  exit 0
+fi
 if [ ! -x "$bin" ]; then
   echo "[tansu] building tansu $version into $root (once; 20-40 min on 2 cores)" >&2
   mkdir -p "$cache"

@@ -41,6 +41,8 @@ pub mod chunk;
 pub mod cube;
 pub mod error;
 pub mod flatten;
+#[cfg(feature = "logging")]
+pub mod logging;
 pub mod process;
 pub mod read;
 #[cfg(feature = "runtime")]

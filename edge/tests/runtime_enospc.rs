@@ -165,99 +165,105 @@ fn check_ready(outbox: &Path) {
     }
 }
 
-#[test]
-fn a_full_disk_under_the_outbox_pauses_and_retries_without_loss() {
-    let require = std::env::var("HSI_REQUIRE_TMPFS").is_ok_and(|v| v == "1");
-    let Some(mut tansu) = tansu("runtime_enospc::full_disk") else {
-        return;
-    };
-    // The broker is down at first: nothing drains, so the disk fills.
-    tansu.stop();
-    let work = tempfile::tempdir().expect("tempdir");
-    let cubes = synth_cubes(work.path(), 4, 16, 32);
-    let expected = expected_rows(&cubes, "full");
-    let setup = Setup::new(&tansu.bootstrap(), 1 << 30, "");
-    std::fs::create_dir_all(setup.outbox()).expect("outbox dir");
-    let Some(mode) = tmpfs(&setup.outbox()) else {
-        let why = "SKIPPED: runtime_enospc: cannot mount a tmpfs (not root, no unshare -rm)";
-        assert!(!require, "{why} and HSI_REQUIRE_TMPFS=1");
-        eprintln!("{why}");
-        return;
-    };
-    let mut child = spawn(&setup, &mode);
-    assert!(setup.wait_up(Duration::from_secs(60)), "{}", setup.logs());
-    let outbox = outbox_view(&setup, &mode, &child);
-    for c in &cubes {
-        land(c, &setup.landing);
-    }
+/// Tests that restart the broker and need its data back: tansu. `scripts/test.sh` runs them
+/// last (`broker_restart::`), once tansu is built.
+mod broker_restart {
+    use super::*;
 
-    // 1. The disk fills after the first cube: ENOSPC is counted, logged, and survived.
-    assert!(
-        wait_until(Duration::from_secs(120), || setup
-            .metric("hsi_edge_outbox_disk_full_total")
-            .is_some_and(|n| n >= 1.0)),
-        "no ENOSPC seen\n{}",
-        setup.logs()
-    );
-    std::thread::sleep(Duration::from_secs(2));
-    assert!(
-        child.try_wait().expect("poll").is_none(),
-        "the daemon exited\n{}",
-        setup.logs()
-    );
-    let processed = setup
-        .metric("hsi_edge_cubes_processed_total")
-        .expect("metric");
-    eprintln!(
-        "tmpfs {} KiB ({}): {processed} of 4 cubes committed, {:?} ENOSPC",
-        TMPFS_KIB,
-        match mode {
-            Tmpfs::Direct(_) => "mounted directly",
-            Tmpfs::Namespaced => "unshare -rm",
-        },
-        setup.metric("hsi_edge_outbox_disk_full_total")
-    );
-    assert!(
-        (1.0..4.0).contains(&processed),
-        "one cube fits the disk, not all: {processed} of 4"
-    );
-    let (status, health) = setup.get("/healthz").expect("healthz");
-    assert_eq!(status, 200, "{health}");
-    let log = std::fs::read_to_string(setup.root.path().join("daemon-0.log")).expect("log");
-    assert!(
-        log.lines()
-            .any(|l| l.contains("no space left on the outbox disk") && l.contains("\"WARN\"")),
-        "the ENOSPC is logged\n{}",
-        setup.logs()
-    );
-    check_ready(&outbox);
-    for c in &cubes {
-        assert!(setup.landing.join(c.file_name().expect("name")).exists());
-    }
+    #[test]
+    fn a_full_disk_under_the_outbox_pauses_and_retries_without_loss() {
+        let require = std::env::var("HSI_REQUIRE_TMPFS").is_ok_and(|v| v == "1");
+        let Some(mut tansu) = tansu("runtime_enospc::full_disk") else {
+            return;
+        };
+        // The broker is down at first: nothing drains, so the disk fills.
+        tansu.stop();
+        let work = tempfile::tempdir().expect("tempdir");
+        let cubes = synth_cubes(work.path(), 4, 16, 32);
+        let expected = expected_rows(&cubes, "full");
+        let setup = Setup::new(&tansu.bootstrap(), 1 << 30, "");
+        std::fs::create_dir_all(setup.outbox()).expect("outbox dir");
+        let Some(mode) = tmpfs(&setup.outbox()) else {
+            let why = "SKIPPED: runtime_enospc: cannot mount a tmpfs (not root, no unshare -rm)";
+            assert!(!require, "{why} and HSI_REQUIRE_TMPFS=1");
+            eprintln!("{why}");
+            return;
+        };
+        let mut child = spawn(&setup, &mode);
+        assert!(setup.wait_up(Duration::from_secs(60)), "{}", setup.logs());
+        let outbox = outbox_view(&setup, &mode, &child);
+        for c in &cubes {
+            land(c, &setup.landing);
+        }
 
-    // 2. The broker comes back: the outbox drains, processing resumes, everything arrives.
-    tansu.restart().expect("restart tansu");
-    let got = read_topic(&tansu.bootstrap(), expected.len(), Duration::from_secs(180));
-    assert_eq!(got.rows_per_cube(), expected, "0 lost\n{}", setup.logs());
-    assert_eq!(got.duplicates(), 0, "0 duplicated\n{}", setup.logs());
-    assert!(
-        wait_until(Duration::from_secs(60), || setup
-            .metric("hsi_edge_cubes_sent_total")
-            == Some(4.0)
-            && setup.metric("hsi_edge_outbox_chunks_pending") == Some(0.0)),
-        "{}",
-        setup.logs()
-    );
-    assert_eq!(setup.metric("hsi_edge_cubes_processed_total"), Some(4.0));
-    assert_eq!(setup.metric("hsi_edge_cubes_failed_total"), Some(0.0));
-    // Nothing partial or temporary is left: the outbox is empty but for its directories.
-    assert_eq!(files(&outbox), Vec::<String>::new(), "{}", setup.logs());
-    let status = {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        child.wait().expect("wait")
-    };
-    assert!(status.success(), "{status:?}\n{}", setup.logs());
-    drop(mode);
+        // 1. The disk fills after the first cube: ENOSPC is counted, logged, and survived.
+        assert!(
+            wait_until(Duration::from_secs(120), || setup
+                .metric("hsi_edge_outbox_disk_full_total")
+                .is_some_and(|n| n >= 1.0)),
+            "no ENOSPC seen\n{}",
+            setup.logs()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "the daemon exited\n{}",
+            setup.logs()
+        );
+        let processed = setup
+            .metric("hsi_edge_cubes_processed_total")
+            .expect("metric");
+        eprintln!(
+            "tmpfs {} KiB ({}): {processed} of 4 cubes committed, {:?} ENOSPC",
+            TMPFS_KIB,
+            match mode {
+                Tmpfs::Direct(_) => "mounted directly",
+                Tmpfs::Namespaced => "unshare -rm",
+            },
+            setup.metric("hsi_edge_outbox_disk_full_total")
+        );
+        assert!(
+            (1.0..4.0).contains(&processed),
+            "one cube fits the disk, not all: {processed} of 4"
+        );
+        let (status, health) = setup.get("/healthz").expect("healthz");
+        assert_eq!(status, 200, "{health}");
+        let log = std::fs::read_to_string(setup.root.path().join("daemon-0.log")).expect("log");
+        assert!(
+            log.lines()
+                .any(|l| l.contains("no space left on the outbox disk") && l.contains("\"WARN\"")),
+            "the ENOSPC is logged\n{}",
+            setup.logs()
+        );
+        check_ready(&outbox);
+        for c in &cubes {
+            assert!(setup.landing.join(c.file_name().expect("name")).exists());
+        }
+
+        // 2. The broker comes back: the outbox drains, processing resumes, everything arrives.
+        tansu.restart().expect("restart tansu");
+        let got = read_topic(&tansu.bootstrap(), expected.len(), Duration::from_secs(180));
+        assert_eq!(got.rows_per_cube(), expected, "0 lost\n{}", setup.logs());
+        assert_eq!(got.duplicates(), 0, "0 duplicated\n{}", setup.logs());
+        assert!(
+            wait_until(Duration::from_secs(60), || setup
+                .metric("hsi_edge_cubes_sent_total")
+                == Some(4.0)
+                && setup.metric("hsi_edge_outbox_chunks_pending") == Some(0.0)),
+            "{}",
+            setup.logs()
+        );
+        assert_eq!(setup.metric("hsi_edge_cubes_processed_total"), Some(4.0));
+        assert_eq!(setup.metric("hsi_edge_cubes_failed_total"), Some(0.0));
+        // Nothing partial or temporary is left: the outbox is empty but for its directories.
+        assert_eq!(files(&outbox), Vec::<String>::new(), "{}", setup.logs());
+        let status = {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            child.wait().expect("wait")
+        };
+        assert!(status.success(), "{status:?}\n{}", setup.logs());
+        drop(mode);
+    }
 }

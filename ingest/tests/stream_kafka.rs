@@ -1,8 +1,12 @@
-//! R1: Kafka → Silver exactly once against a real broker (tansu).
+//! R1: Kafka → Silver exactly once against a real Kafka-protocol broker: rdkafka's
+//! `MockCluster` (librdkafka's mock brokers on local TCP ports; the consumer is a separate
+//! process). None of these tests restarts the broker, so none needs tansu.
 //!
-//! - Kill loop: chunks are produced to a 3-partition topic while the `hsi-ingest stream`
-//!   process is SIGKILLed at random points 20 times and restarted; Silver ends with exactly
-//!   the produced rows (0 lost, 0 duplicated), and `hsi.kafka.offsets` equals the topic's end.
+//! - Kill loop, in consumer-group mode (production: MSK) and in manual-assignment mode: chunks
+//!   are produced to a 3-partition topic while the `hsi-ingest stream` process is SIGKILLed at
+//!   random points 20 times and restarted; Silver ends with exactly the produced rows (0 lost,
+//!   0 duplicated), and `hsi.kafka.offsets` equals the topic's end. In group mode each new
+//!   member waits for the killed one's session to expire, as on a real cluster.
 //! - Rebalance: two consumers in one group, a third joining and one leaving in between; same
 //!   result.
 //! - Poison: a chunk that is not Parquet and one whose schema header lies go to the DLQ topic
@@ -25,7 +29,7 @@ use common::Rng;
 use hsi_edge::chunk::{ChunkEncoder, ChunkMeta, schema_id};
 use hsi_edge::flatten::EncodingOptions;
 use hsi_edge::flatten::schema::silver_schema;
-use hsi_edge::testkit::Tansu;
+use hsi_edge::testkit::MockKafka;
 use hsi_ingest::stream::table_offsets;
 use hsi_lakehouse::{LakehouseConfig, open_catalog};
 use rdkafka::ClientConfig;
@@ -132,16 +136,16 @@ async fn produce(p: &FutureProducer, cube: &str, chunks: &[(ChunkMeta, Vec<u8>)]
 }
 
 struct Env {
-    tansu: Tansu,
+    kafka: MockKafka,
     dir: tempfile::TempDir,
     cfg: std::path::PathBuf,
 }
 
 /// `extra`: more `[stream]` lines (e.g. `assignment = "manual"`).
-fn setup(test: &str, interval: &str, extra: &str) -> Option<Env> {
-    let tansu = Tansu::start(test)?;
-    tansu.create_topic(TOPIC, 3).unwrap();
-    tansu.create_topic(DLQ, 1).unwrap();
+fn setup(test: &str, interval: &str, extra: &str) -> Env {
+    let kafka = MockKafka::start(test, 1);
+    kafka.create_topic(TOPIC, 3).unwrap();
+    kafka.create_topic(DLQ, 1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         r#"
@@ -161,10 +165,10 @@ rejoin_idle_after = "12s"
 {extra}
 "#,
         wh = dir.path().join("warehouse").display(),
-        brokers = tansu.bootstrap(),
+        brokers = kafka.bootstrap(),
     );
     let cfg = common::write_config(dir.path(), &text);
-    Some(Env { tansu, dir, cfg })
+    Env { kafka, dir, cfg }
 }
 
 fn spawn_stream(cfg: &Path) -> Child {
@@ -181,7 +185,7 @@ fn spawn_stream(cfg: &Path) -> Child {
             "text",
             "stream",
         ])
-        .env("HSI_LOG", "info")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -299,28 +303,25 @@ async fn wait_caught_up(warehouse: &Path, brokers: &str, timeout: Duration) -> B
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// R1 with the consumer in `assignment = "manual"` mode: each restarted consumer assigns every
-/// partition at the table-held offsets itself. This is the same exactly-once path (Iceberg
-/// offsets + fenced commit) without tansu's group coordinator, which can keep a SIGKILLed
-/// member's partitions for good (see the group-mode variant below).
+/// partition at the table-held offsets itself (the same exactly-once path, Iceberg offsets +
+/// fenced commit, without a group coordinator).
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_twenty_times_then_silver_holds_exactly_the_produced_rows() {
     sigkill_twenty_times("stream_kill", "assignment = \"manual\"").await;
 }
 
-/// R1 in consumer-group mode.
+/// R1 in consumer-group mode, the production mode (MSK): every SIGKILLed member's partitions
+/// return to the group when its session expires, and the next member resumes at the offsets
+/// in the table.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "flaky against tansu 0.6: SIGKILLed group members can keep their partitions for good, \
-            so the final consumer never catches up; run with `--ignored` (passes most runs)"]
 async fn sigkill_twenty_times_in_group_mode() {
     sigkill_twenty_times("stream_kill_group", "").await;
 }
 
 async fn sigkill_twenty_times(test: &str, extra: &str) {
     let _serial = SERIAL.lock().await;
-    let Some(mut env) = setup(test, "300ms", extra) else {
-        return;
-    };
-    let brokers = env.tansu.bootstrap();
+    let env = setup(test, "300ms", extra);
+    let brokers = env.kafka.bootstrap();
     let warehouse = env.dir.path().join("warehouse");
     let p = producer(&brokers);
     let cubes: Vec<(String, usize)> = (0..12)
@@ -344,11 +345,6 @@ async fn sigkill_twenty_times(test: &str, extra: &str) {
     for (id, rows) in &cubes[next_cube..] {
         produce(&p, id, &chunks(id, *rows, 48 * 1024)).await;
     }
-    // tansu 0.6's group coordinator can keep a SIGKILLed member's partitions assigned forever
-    // (no session expiry), which a real Kafka would not. A broker restart clears that in-memory
-    // group state; the data and the table-held offsets are untouched, so the exactly-once check
-    // below is unaffected.
-    env.tansu.restart().unwrap();
     let child = spawn_stream(&env.cfg);
     let offsets = wait_caught_up(&warehouse, &brokers, Duration::from_secs(150)).await;
     terminate(child);
@@ -362,15 +358,18 @@ async fn sigkill_twenty_times(test: &str, extra: &str) {
     }
     assert_eq!(per.len(), cubes.len());
     assert_eq!(offsets, high_watermarks(&brokers));
+    let rows: usize = cubes.iter().map(|(_, r)| r).sum();
+    eprintln!(
+        "{test}: 20 SIGKILLs, {} cubes, {rows} rows: 0 lost, 0 duplicated",
+        cubes.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_consumers_and_a_rebalance_commit_every_row_once() {
     let _serial = SERIAL.lock().await;
-    let Some(env) = setup("stream_rebalance", "300ms", "") else {
-        return;
-    };
-    let brokers = env.tansu.bootstrap();
+    let env = setup("stream_rebalance", "300ms", "");
+    let brokers = env.kafka.bootstrap();
     let warehouse = env.dir.path().join("warehouse");
     let p = producer(&brokers);
     let cubes: Vec<(String, usize)> = (0..9)
@@ -408,10 +407,8 @@ async fn two_consumers_and_a_rebalance_commit_every_row_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_manual_consumers_on_the_same_partitions_commit_every_row_once() {
     let _serial = SERIAL.lock().await;
-    let Some(env) = setup("stream_zombie", "300ms", "assignment = \"manual\"") else {
-        return;
-    };
-    let brokers = env.tansu.bootstrap();
+    let env = setup("stream_zombie", "300ms", "assignment = \"manual\"");
+    let brokers = env.kafka.bootstrap();
     let warehouse = env.dir.path().join("warehouse");
     let p = producer(&brokers);
     let cubes: Vec<(String, usize)> = (0..8)
@@ -441,10 +438,8 @@ async fn two_manual_consumers_on_the_same_partitions_commit_every_row_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn poison_chunks_go_to_the_dlq_and_the_rest_is_committed() {
     let _serial = SERIAL.lock().await;
-    let Some(env) = setup("stream_poison", "300ms", "") else {
-        return;
-    };
-    let brokers = env.tansu.bootstrap();
+    let env = setup("stream_poison", "300ms", "");
+    let brokers = env.kafka.bootstrap();
     let warehouse = env.dir.path().join("warehouse");
     let p = producer(&brokers);
     let good = chunks("good-1", 3000, 64 * 1024);
@@ -507,10 +502,8 @@ async fn poison_chunks_go_to_the_dlq_and_the_rest_is_committed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cube_resent_with_other_chunking_lands_once() {
     let _serial = SERIAL.lock().await;
-    let Some(env) = setup("stream_resend", "300ms", "assignment = \"manual\"") else {
-        return;
-    };
-    let brokers = env.tansu.bootstrap();
+    let env = setup("stream_resend", "300ms", "assignment = \"manual\"");
+    let brokers = env.kafka.bootstrap();
     let warehouse = env.dir.path().join("warehouse");
     let p = producer(&brokers);
     let rows = 6000;

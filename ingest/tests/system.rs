@@ -241,74 +241,79 @@ for label, root in (("system", sys.argv[1]), ("reference", sys.argv[2])):
 print(json.dumps(out))
 "#;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_whole_system_counts_every_pixel_once_through_kills_and_a_broker_restart() {
-    let Some(py) = python("system") else { return };
-    let Some(mut tansu) = Tansu::start("system") else {
-        return;
-    };
-    let Some(cloud) = Cloud::start("system", 10).await else {
-        return;
-    };
-    let Some(edge) = edge_bin() else {
-        panic!(
-            "system: the hsi-edge binary is not built beside hsi-ingest (cargo test --workspace builds it)"
-        );
-    };
-    tansu.create_topic(TOPIC, 3).expect("topic");
-    tansu
-        .create_topic("hsi.silver.v1.dlq", 1)
-        .expect("dlq topic");
-    let dir = tempfile::tempdir().expect("tmp");
-    let root = dir.path();
-    let (cfg, trial) = synth_trial(root, CUBES, LINES, SAMPLES);
-    let warehouse = root.join("warehouse");
-    let reference_wh = root.join("reference");
-    std::fs::create_dir_all(&warehouse).expect("mkdir");
-    std::fs::create_dir_all(&reference_wh).expect("mkdir");
+/// Tests that restart the broker and need its data back: tansu. `scripts/test.sh` runs them
+/// last (`broker_restart::`), once tansu is built.
+mod broker_restart {
+    use super::*;
 
-    // Reference data in the system's warehouse (an operator's `hsi run` loads it the same way).
-    {
-        let catalog = open_catalog(&LakehouseConfig::local(&warehouse))
-            .await
-            .expect("catalog");
-        tables::init_all(catalog.as_ref()).await.expect("init");
-        reference::load(catalog.as_ref(), &trial.plots_geojson, &trial.yields_csv)
-            .await
-            .expect("references");
-    }
-    // The oracle: a clean, uninterrupted local run over the same raw cubes.
-    {
-        let catalog = open_catalog(&LakehouseConfig::local(&reference_wh))
-            .await
-            .expect("catalog");
-        let run = pipeline::run_local(
-            catalog.as_ref(),
-            &reference_wh.join("bronze_zarr"),
-            &RunInputs {
-                cubes: trial.cubes.clone(),
-                plots: trial.plots_geojson.clone(),
-                yields: trial.yields_csv.clone(),
-            },
-            &CalibrationConfig::default(),
-            &mut CpuCalibrator::default(),
-            &BreedingRules::embedded().expect("rules"),
-        )
-        .await
-        .expect("reference run");
-        assert!(run.failed.is_empty(), "{:?}", run.failed);
-    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_whole_system_counts_every_pixel_once_through_kills_and_a_broker_restart() {
+        let Some(py) = python("system") else { return };
+        let Some(mut tansu) = Tansu::start("system") else {
+            return;
+        };
+        let Some(cloud) = Cloud::start("system", 10).await else {
+            return;
+        };
+        let Some(edge) = edge_bin() else {
+            panic!(
+                "system: the hsi-edge binary is not built beside hsi-ingest (cargo test --workspace builds it)"
+            );
+        };
+        tansu.create_topic(TOPIC, 3).expect("topic");
+        tansu
+            .create_topic("hsi.silver.v1.dlq", 1)
+            .expect("dlq topic");
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path();
+        let (cfg, trial) = synth_trial(root, CUBES, LINES, SAMPLES);
+        let warehouse = root.join("warehouse");
+        let reference_wh = root.join("reference");
+        std::fs::create_dir_all(&warehouse).expect("mkdir");
+        std::fs::create_dir_all(&reference_wh).expect("mkdir");
 
-    // Edge daemon config: the facility probe is closed until the test opens it.
-    let landing = root.join("landing");
-    std::fs::create_dir_all(&landing).expect("mkdir");
-    let probe_port = hsi_edge::testkit::free_port().expect("port");
-    let http_port = hsi_edge::testkit::free_port().expect("port");
-    let edge_cfg = root.join("edge.toml");
-    std::fs::write(
-        &edge_cfg,
-        format!(
-            r#"
+        // Reference data in the system's warehouse (an operator's `hsi run` loads it the same way).
+        {
+            let catalog = open_catalog(&LakehouseConfig::local(&warehouse))
+                .await
+                .expect("catalog");
+            tables::init_all(catalog.as_ref()).await.expect("init");
+            reference::load(catalog.as_ref(), &trial.plots_geojson, &trial.yields_csv)
+                .await
+                .expect("references");
+        }
+        // The oracle: a clean, uninterrupted local run over the same raw cubes.
+        {
+            let catalog = open_catalog(&LakehouseConfig::local(&reference_wh))
+                .await
+                .expect("catalog");
+            let run = pipeline::run_local(
+                catalog.as_ref(),
+                &reference_wh.join("bronze_zarr"),
+                &RunInputs {
+                    cubes: trial.cubes.clone(),
+                    plots: trial.plots_geojson.clone(),
+                    yields: trial.yields_csv.clone(),
+                },
+                &CalibrationConfig::default(),
+                &mut CpuCalibrator::default(),
+                &BreedingRules::embedded().expect("rules"),
+            )
+            .await
+            .expect("reference run");
+            assert!(run.failed.is_empty(), "{:?}", run.failed);
+        }
+
+        // Edge daemon config: the facility probe is closed until the test opens it.
+        let landing = root.join("landing");
+        std::fs::create_dir_all(&landing).expect("mkdir");
+        let probe_port = hsi_edge::testkit::free_port().expect("port");
+        let http_port = hsi_edge::testkit::free_port().expect("port");
+        let edge_cfg = root.join("edge.toml");
+        std::fs::write(
+            &edge_cfg,
+            format!(
+                r#"
 [landing]
 dir = "{landing}"
 poll_interval = "200ms"
@@ -342,20 +347,20 @@ enabled = true
 high_water_bytes = 1
 low_water_bytes = 0
 "#,
-            landing = landing.display(),
-            root = root.display(),
-            brokers = tansu.bootstrap(),
-            endpoint = cloud.moto.endpoint(),
-        ),
-    )
-    .expect("edge config");
+                landing = landing.display(),
+                root = root.display(),
+                brokers = tansu.bootstrap(),
+                endpoint = cloud.moto.endpoint(),
+            ),
+        )
+        .expect("edge config");
 
-    // Cloud config: dispatcher + local runner + worker + stream consumer on one warehouse.
-    let ingest_cfg = root.join("ingest.toml");
-    std::fs::write(
-        &ingest_cfg,
-        format!(
-            r#"
+        // Cloud config: dispatcher + local runner + worker + stream consumer on one warehouse.
+        let ingest_cfg = root.join("ingest.toml");
+        std::fs::write(
+            &ingest_cfg,
+            format!(
+                r#"
 [lakehouse]
 warehouse = "{wh}"
 
@@ -390,281 +395,283 @@ max_poll_interval = "4s"
 assignment = "manual"
 gold_refresh_interval = "1s"
 "#,
-            wh = warehouse.display(),
-            aws = cloud.aws_toml(),
-            queue = cloud.queue_url,
-            exe = env!("CARGO_BIN_EXE_hsi-ingest"),
-            cfg = ingest_cfg.display(),
-            root = root.display(),
-            brokers = tansu.bootstrap(),
-        ),
-    )
-    .expect("ingest config");
+                wh = warehouse.display(),
+                aws = cloud.aws_toml(),
+                queue = cloud.queue_url,
+                exe = env!("CARGO_BIN_EXE_hsi-ingest"),
+                cfg = ingest_cfg.display(),
+                root = root.display(),
+                brokers = tansu.bootstrap(),
+            ),
+        )
+        .expect("ingest config");
 
-    let ingest = |args: &'static [&'static str]| {
-        let cfg = ingest_cfg.clone();
-        move || {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_hsi-ingest"));
-            c.arg("--config")
-                .arg(&cfg)
-                .args(args)
-                .env("RUST_LOG", "info");
-            c
-        }
-    };
-    let mut daemon = Proc::new("edge daemon", root.join("edge.log"), {
-        let (edge, cfg) = (edge.clone(), edge_cfg.clone());
-        move || {
-            let mut c = Command::new(&edge);
-            c.args(["--log-format", "json", "run", "--config"])
-                .arg(&cfg)
-                .env("RUST_LOG", "info")
-                .env("AWS_ACCESS_KEY_ID", "test")
-                .env("AWS_SECRET_ACCESS_KEY", "test")
-                .env("AWS_EC2_METADATA_DISABLED", "true");
-            c
-        }
-    });
-    let mut stream = Proc::new("stream", root.join("stream.log"), ingest(&["stream"]));
-    let mut dispatch = Proc::new("dispatch", root.join("dispatch.log"), ingest(&["dispatch"]));
-    daemon.start();
-    stream.start();
-    dispatch.start();
-
-    let seed = std::env::var("HSI_SYSTEM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| u64::from(std::process::id()) ^ 0x5EED);
-    eprintln!("system seed {seed} (HSI_SYSTEM_SEED replays it)");
-    let mut rng = Rng(seed | 1);
-    let mut worker_kills = 0u32;
-    let mut broker_restarted = false;
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs(420);
-    let mut chaos_rounds = 0u32;
-    let expected_cubes: BTreeSet<String> = (0..CUBES).map(|k| cfg.cube_id_for(k)).collect();
-
-    // Phase 1, away from the facility: every cube is landed, processed and streamed while the
-    // daemon and the stream consumer are killed at random; streamed rows reach Gold.
-    for src in &trial.cubes {
-        let name = src.file_name().expect("name");
-        let partial = landing.join(format!("{}.partial", name.to_string_lossy()));
-        std::fs::copy(src, &partial).expect("copy");
-        std::fs::rename(&partial, landing.join(name)).expect("rename");
-    }
-    let mut streamed_gold = false;
-    while !streamed_gold {
-        if Instant::now() > deadline {
-            panic!(
-                "streamed data never reached Gold\n{}\n{}",
-                daemon.tail(),
-                stream.tail()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(800 + rng.below(2000)));
-        chaos_rounds += 1;
-        if rng.below(2) == 0 {
-            daemon.kill9();
-            daemon.start();
-        } else {
-            stream.kill9();
-            stream.start();
-        }
-        if !broker_restarted && chaos_rounds == 4 {
-            tansu.restart().expect("broker restart");
-            broker_restarted = true;
-        }
-        // Settled enough? All four cubes have edge rows and Gold covers the newest Silver.
-        if chaos_rounds >= 6 {
-            tokio::time::sleep(Duration::from_secs(4)).await;
-            let p = progress(&warehouse).await;
-            streamed_gold = p.edge_cubes == expected_cubes
-                && p.batch_cubes.is_empty()
-                && p.silver_snapshot.is_some()
-                && p.gold_source == p.silver_snapshot;
-        }
-    }
-    let streamed_at = start.elapsed();
-
-    // Phase 2, home: backhaul → S3 → SQS → dispatcher → workers, with every kind of process
-    // (workers included: each kill waits for one to be running) killed at random.
-    let home = std::net::TcpListener::bind(("127.0.0.1", probe_port)).expect("probe");
-    let phase2 = Instant::now();
-    // The first workers are killed as soon as they run (they are short-lived on small cubes);
-    // the runner's retry and the SQS redelivery start them again.
-    for _ in 0..2 {
-        let until = Instant::now() + Duration::from_secs(40);
-        while Instant::now() < until {
-            let pids = worker_pids(&ingest_cfg);
-            if !pids.is_empty() {
-                std::thread::sleep(Duration::from_millis(rng.below(300)));
-                for pid in pids {
-                    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                    worker_kills += 1;
-                }
-                break;
+        let ingest = |args: &'static [&'static str]| {
+            let cfg = ingest_cfg.clone();
+            move || {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_hsi-ingest"));
+                c.arg("--config")
+                    .arg(&cfg)
+                    .args(args)
+                    .env("RUST_LOG", "info");
+                c
             }
-            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut daemon = Proc::new("edge daemon", root.join("edge.log"), {
+            let (edge, cfg) = (edge.clone(), edge_cfg.clone());
+            move || {
+                let mut c = Command::new(&edge);
+                c.args(["--log-format", "json", "run", "--config"])
+                    .arg(&cfg)
+                    .env("RUST_LOG", "info")
+                    .env("AWS_ACCESS_KEY_ID", "test")
+                    .env("AWS_SECRET_ACCESS_KEY", "test")
+                    .env("AWS_EC2_METADATA_DISABLED", "true");
+                c
+            }
+        });
+        let mut stream = Proc::new("stream", root.join("stream.log"), ingest(&["stream"]));
+        let mut dispatch = Proc::new("dispatch", root.join("dispatch.log"), ingest(&["dispatch"]));
+        daemon.start();
+        stream.start();
+        dispatch.start();
+
+        let seed = std::env::var("HSI_SYSTEM_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| u64::from(std::process::id()) ^ 0x5EED);
+        eprintln!("system seed {seed} (HSI_SYSTEM_SEED replays it)");
+        let mut rng = Rng(seed | 1);
+        let mut worker_kills = 0u32;
+        let mut broker_restarted = false;
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(420);
+        let mut chaos_rounds = 0u32;
+        let expected_cubes: BTreeSet<String> = (0..CUBES).map(|k| cfg.cube_id_for(k)).collect();
+
+        // Phase 1, away from the facility: every cube is landed, processed and streamed while the
+        // daemon and the stream consumer are killed at random; streamed rows reach Gold.
+        for src in &trial.cubes {
+            let name = src.file_name().expect("name");
+            let partial = landing.join(format!("{}.partial", name.to_string_lossy()));
+            std::fs::copy(src, &partial).expect("copy");
+            std::fs::rename(&partial, landing.join(name)).expect("rename");
         }
-    }
-    while phase2.elapsed() < Duration::from_secs(50) {
-        std::thread::sleep(Duration::from_millis(800 + rng.below(2000)));
-        chaos_rounds += 1;
-        match rng.below(4) {
-            0 => {
+        let mut streamed_gold = false;
+        while !streamed_gold {
+            if Instant::now() > deadline {
+                panic!(
+                    "streamed data never reached Gold\n{}\n{}",
+                    daemon.tail(),
+                    stream.tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(800 + rng.below(2000)));
+            chaos_rounds += 1;
+            if rng.below(2) == 0 {
                 daemon.kill9();
                 daemon.start();
-            }
-            1 => {
+            } else {
                 stream.kill9();
                 stream.start();
             }
-            2 => {
-                dispatch.kill9();
-                dispatch.start();
+            if !broker_restarted && chaos_rounds == 4 {
+                tansu.restart().expect("broker restart");
+                broker_restarted = true;
             }
-            _ => {
-                let until = Instant::now() + Duration::from_secs(6);
-                while Instant::now() < until {
-                    let pids = worker_pids(&ingest_cfg);
-                    if !pids.is_empty() {
-                        std::thread::sleep(Duration::from_millis(rng.below(1500)));
-                        for pid in pids {
-                            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                            worker_kills += 1;
-                        }
-                        break;
+            // Settled enough? All four cubes have edge rows and Gold covers the newest Silver.
+            if chaos_rounds >= 6 {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                let p = progress(&warehouse).await;
+                streamed_gold = p.edge_cubes == expected_cubes
+                    && p.batch_cubes.is_empty()
+                    && p.silver_snapshot.is_some()
+                    && p.gold_source == p.silver_snapshot;
+            }
+        }
+        let streamed_at = start.elapsed();
+
+        // Phase 2, home: backhaul → S3 → SQS → dispatcher → workers, with every kind of process
+        // (workers included: each kill waits for one to be running) killed at random.
+        let home = std::net::TcpListener::bind(("127.0.0.1", probe_port)).expect("probe");
+        let phase2 = Instant::now();
+        // The first workers are killed as soon as they run (they are short-lived on small cubes);
+        // the runner's retry and the SQS redelivery start them again.
+        for _ in 0..2 {
+            let until = Instant::now() + Duration::from_secs(40);
+            while Instant::now() < until {
+                let pids = worker_pids(&ingest_cfg);
+                if !pids.is_empty() {
+                    std::thread::sleep(Duration::from_millis(rng.below(300)));
+                    for pid in pids {
+                        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                        worker_kills += 1;
                     }
-                    std::thread::sleep(Duration::from_millis(50));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        while phase2.elapsed() < Duration::from_secs(50) {
+            std::thread::sleep(Duration::from_millis(800 + rng.below(2000)));
+            chaos_rounds += 1;
+            match rng.below(4) {
+                0 => {
+                    daemon.kill9();
+                    daemon.start();
+                }
+                1 => {
+                    stream.kill9();
+                    stream.start();
+                }
+                2 => {
+                    dispatch.kill9();
+                    dispatch.start();
+                }
+                _ => {
+                    let until = Instant::now() + Duration::from_secs(6);
+                    while Instant::now() < until {
+                        let pids = worker_pids(&ingest_cfg);
+                        if !pids.is_empty() {
+                            std::thread::sleep(Duration::from_millis(rng.below(1500)));
+                            for pid in pids {
+                                let _ =
+                                    Command::new("kill").args(["-9", &pid.to_string()]).status();
+                                worker_kills += 1;
+                            }
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
                 }
             }
         }
-    }
-    // Phase 3, calm: wait for the end state.
-    loop {
-        let p = progress(&warehouse).await;
-        let done = p.batch_cubes == expected_cubes
-            && p.edge_rows == 0
-            && p.silver_snapshot.is_some()
-            && p.gold_source == p.silver_snapshot
-            && std::fs::read_dir(&landing).map(|d| d.count()).unwrap_or(1) == 0;
-        if done {
-            break;
+        // Phase 3, calm: wait for the end state.
+        loop {
+            let p = progress(&warehouse).await;
+            let done = p.batch_cubes == expected_cubes
+                && p.edge_rows == 0
+                && p.silver_snapshot.is_some()
+                && p.gold_source == p.silver_snapshot
+                && std::fs::read_dir(&landing).map(|d| d.count()).unwrap_or(1) == 0;
+            if done {
+                break;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "system did not settle: {p:?}\n{}\n{}\n{}",
+                    daemon.tail(),
+                    stream.tail(),
+                    dispatch.tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        if Instant::now() > deadline {
-            panic!(
-                "system did not settle: {p:?}\n{}\n{}\n{}",
-                daemon.tail(),
-                stream.tail(),
-                dispatch.tail()
+        drop(home);
+        eprintln!("system: streamed rows were in Gold after {streamed_at:?}");
+        eprintln!(
+            "system: {chaos_rounds} chaos rounds; kills: daemon {}, stream {}, dispatch {}, workers {worker_kills}; broker restarted: {broker_restarted}; settled after {:?}",
+            daemon.kills,
+            stream.kills,
+            dispatch.kills,
+            start.elapsed()
+        );
+        assert!(broker_restarted);
+        assert!(
+            daemon.kills >= 2 && stream.kills >= 2 && dispatch.kills >= 1 && worker_kills >= 1,
+            "every kind of process was killed (daemon {}, stream {}, dispatch {}, workers {worker_kills})",
+            daemon.kills,
+            stream.kills,
+            dispatch.kills
+        );
+        // Let the stream's last Gold refresh and any in-flight work finish, then stop everything.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        for p in [&mut daemon, &mut stream, &mut dispatch] {
+            p.stop();
+        }
+
+        // Every raw object is in S3 and tagged complete.
+        for k in 0..CUBES {
+            let key = raw_key(
+                &cfg.region,
+                &cfg.farm_id,
+                cfg.acquisition_time_for(k).date_naive(),
+                &cfg.cube_id_for(k),
+            );
+            let tags = cloud.tags(&key).await;
+            assert!(
+                tags.iter()
+                    .any(|(k, v)| k == "processing_status" && v == "complete"),
+                "{key}: {tags:?}"
             );
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    drop(home);
-    eprintln!("system: streamed rows were in Gold after {streamed_at:?}");
-    eprintln!(
-        "system: {chaos_rounds} chaos rounds; kills: daemon {}, stream {}, dispatch {}, workers {worker_kills}; broker restarted: {broker_restarted}; settled after {:?}",
-        daemon.kills,
-        stream.kills,
-        dispatch.kills,
-        start.elapsed()
-    );
-    assert!(broker_restarted);
-    assert!(
-        daemon.kills >= 2 && stream.kills >= 2 && dispatch.kills >= 1 && worker_kills >= 1,
-        "every kind of process was killed (daemon {}, stream {}, dispatch {}, workers {worker_kills})",
-        daemon.kills,
-        stream.kills,
-        dispatch.kills
-    );
-    // Let the stream's last Gold refresh and any in-flight work finish, then stop everything.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    for p in [&mut daemon, &mut stream, &mut dispatch] {
-        p.stop();
-    }
-
-    // Every raw object is in S3 and tagged complete.
-    for k in 0..CUBES {
-        let key = raw_key(
-            &cfg.region,
-            &cfg.farm_id,
-            cfg.acquisition_time_for(k).date_naive(),
-            &cfg.cube_id_for(k),
-        );
-        let tags = cloud.tags(&key).await;
-        assert!(
-            tags.iter()
-                .any(|(k, v)| k == "processing_status" && v == "complete"),
-            "{key}: {tags:?}"
-        );
-    }
-    // The edge freed its disk only for backhauled cubes.
-    let state = root.join("edge/state/cubes");
-    let mut deleted = 0;
-    for e in std::fs::read_dir(&state).expect("state").flatten() {
-        if e.path().extension().is_some_and(|x| x == "json") {
-            let r: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(e.path()).expect("read")).expect("json");
-            if r["deleted_at"].is_string() {
-                deleted += 1;
-                assert!(
-                    r["backhauled"].is_object(),
-                    "deleted but not backhauled: {r}"
-                );
-                assert!(r["processed"].is_object(), "deleted but not processed: {r}");
+        // The edge freed its disk only for backhauled cubes.
+        let state = root.join("edge/state/cubes");
+        let mut deleted = 0;
+        for e in std::fs::read_dir(&state).expect("state").flatten() {
+            if e.path().extension().is_some_and(|x| x == "json") {
+                let r: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(e.path()).expect("read")).expect("json");
+                if r["deleted_at"].is_string() {
+                    deleted += 1;
+                    assert!(
+                        r["backhauled"].is_object(),
+                        "deleted but not backhauled: {r}"
+                    );
+                    assert!(r["processed"].is_object(), "deleted but not processed: {r}");
+                }
             }
         }
-    }
-    assert_eq!(deleted, CUBES, "every cube was freed once backhauled");
+        assert_eq!(deleted, CUBES, "every cube was freed once backhauled");
 
-    // The end state a user sees, through pyiceberg, against the clean reference run.
-    let out = Command::new(&py)
-        .arg("-c")
-        .arg(ORACLE)
-        .arg(&warehouse)
-        .arg(&reference_wh)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "oracle: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let (sys, reference) = (&v["system"], &v["reference"]);
-    assert_eq!(sys["silver_rows"], reference["silver_rows"], "{v}");
-    assert_eq!(
-        sys["silver_distinct"], sys["silver_rows"],
-        "each pixel once: {v}"
-    );
-    assert_eq!(sys["silver_pipelines"], serde_json::json!(["batch"]));
-    assert_eq!(sys["gold_rows"], reference["gold_rows"], "{v}");
-    let want: BTreeMap<String, (i64, f64)> = reference["gold"]
-        .as_object()
-        .expect("gold")
-        .iter()
-        .map(|(k, x)| {
-            (
-                k.clone(),
+        // The end state a user sees, through pyiceberg, against the clean reference run.
+        let out = Command::new(&py)
+            .arg("-c")
+            .arg(ORACLE)
+            .arg(&warehouse)
+            .arg(&reference_wh)
+            .output()
+            .expect("python");
+        assert!(
+            out.status.success(),
+            "oracle: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let (sys, reference) = (&v["system"], &v["reference"]);
+        assert_eq!(sys["silver_rows"], reference["silver_rows"], "{v}");
+        assert_eq!(
+            sys["silver_distinct"], sys["silver_rows"],
+            "each pixel once: {v}"
+        );
+        assert_eq!(sys["silver_pipelines"], serde_json::json!(["batch"]));
+        assert_eq!(sys["gold_rows"], reference["gold_rows"], "{v}");
+        let want: BTreeMap<String, (i64, f64)> = reference["gold"]
+            .as_object()
+            .expect("gold")
+            .iter()
+            .map(|(k, x)| {
                 (
-                    x[0].as_i64().unwrap_or(-1),
-                    x[1].as_f64().unwrap_or(f64::NAN),
-                ),
-            )
-        })
-        .collect();
-    let got = sys["gold"].as_object().expect("gold");
-    assert_eq!(got.len(), want.len());
-    for (k, (n, ndvi)) in &want {
-        let g = &got[k];
-        assert_eq!(g[0].as_i64(), Some(*n), "{k}: pixel_count");
-        let d = g[1].as_f64().unwrap_or(f64::NAN);
-        assert!((d - ndvi).abs() <= 1e-3, "{k}: ndvi {d} vs {ndvi}");
+                    k.clone(),
+                    (
+                        x[0].as_i64().unwrap_or(-1),
+                        x[1].as_f64().unwrap_or(f64::NAN),
+                    ),
+                )
+            })
+            .collect();
+        let got = sys["gold"].as_object().expect("gold");
+        assert_eq!(got.len(), want.len());
+        for (k, (n, ndvi)) in &want {
+            let g = &got[k];
+            assert_eq!(g[0].as_i64(), Some(*n), "{k}: pixel_count");
+            let d = g[1].as_f64().unwrap_or(f64::NAN);
+            assert!((d - ndvi).abs() <= 1e-3, "{k}: ndvi {d} vs {ndvi}");
+        }
+        assert_eq!(
+            sys["decisions"], sys["decision_keys"],
+            "one decision per line: {v}"
+        );
+        assert_eq!(sys["decisions"], reference["decisions"], "{v}");
     }
-    assert_eq!(
-        sys["decisions"], sys["decision_keys"],
-        "one decision per line: {v}"
-    );
-    assert_eq!(sys["decisions"], reference["decisions"], "{v}");
 }

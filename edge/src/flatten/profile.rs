@@ -8,10 +8,10 @@
 //!   `docs/benchmarks.md`).
 //!
 //! Why no binning in `field`: crop rows and the soil between them are often narrower than a
-//! 4×4 bin, and NDVI of a mixed bin is not the mean NDVI of its pixels. Measured on the
-//! synthetic trial, 4×4 binning gives ~560× but a per-plot NDVI error of 0.08; dropping bands
-//! and mantissa bits instead gives ~70× at 0.00003. `--binning K` still bins when the error is
-//! acceptable.
+//! 4×4 bin, and NDVI of a mixed bin is not the mean NDVI of its pixels. On the synthetic trial,
+//! 4×4 binning is much smaller but its per-plot NDVI error is three orders of magnitude larger
+//! than that of dropping bands and mantissa bits (both measured in `docs/benchmarks.md`,
+//! "Size"). `--binning K` still bins when the error is acceptable.
 //!
 //! A profile overrides the binning and band subset of the calibration config; everything else
 //! (flat field, bad bands, grid) comes from the calibration config.

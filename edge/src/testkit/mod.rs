@@ -1,8 +1,13 @@
-//! Real protocol servers for integration tests: `moto_server` (S3 + SQS) and `tansu` (Kafka).
+//! Real protocol servers for integration tests: `moto_server` (S3 + SQS), rdkafka's in-process
+//! `MockCluster` (Kafka, feature `kafka`) and `tansu` (Kafka that survives a restart).
 //!
 //! Tests never mock the services they exercise. Each test starts its own server on a free port
 //! (and, for tansu, its own SQLite-backed data directory), so tests run in parallel without sharing
 //! state, and the server dies with the guard.
+//!
+//! Which Kafka: [`MockKafka`] unless the test restarts the broker and needs its data back;
+//! only those tests use [`Tansu`], whose build is the slowest step of a cold CI run
+//! (`docs/benchmarks.md`, "CI budget").
 //!
 //! Where the binaries come from:
 //! - `HSI_MOTO_SERVER` (path to `moto_server`) or `moto_server` on `PATH`;
@@ -13,9 +18,13 @@
 //! with `HSI_REQUIRE_MOTO=1` / `HSI_REQUIRE_TANSU=1` (set by `scripts/test.sh`) they panic
 //! instead, so CI cannot pass by skipping.
 
+#[cfg(feature = "kafka")]
+mod mock_kafka;
 mod moto;
 mod tansu;
 
+#[cfg(feature = "kafka")]
+pub use mock_kafka::MockKafka;
 pub use moto::Moto;
 pub use tansu::Tansu;
 

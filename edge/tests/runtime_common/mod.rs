@@ -282,6 +282,7 @@ pub fn read_topic(bootstrap: &str, want_cubes: usize, timeout: Duration) -> Topi
     consumer.assign(&tpl).expect("assign");
     let mut out = TopicContents::default();
     let end = Instant::now() + timeout;
+    let mut bytes = [0u64; PARTITIONS as usize];
     let complete = |out: &TopicContents| {
         let mut per: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
         for ((cube, _), c) in &out.chunks {
@@ -323,6 +324,9 @@ pub fn read_topic(bootstrap: &str, want_cubes: usize, timeout: Duration) -> Topi
             "{origin}: key = cube id"
         );
         let payload = msg.payload().unwrap_or_default();
+        if let Some(b) = bytes.get_mut(msg.partition() as usize) {
+            *b += payload.len() as u64;
+        }
         assert!(
             payload.len() <= MAX_MESSAGE,
             "{origin}: {} bytes",
@@ -358,10 +362,32 @@ pub fn read_topic(bootstrap: &str, want_cubes: usize, timeout: Duration) -> Topi
             out.chunks.insert(key, summary);
         }
     }
+    // A broker that dropped the head of a partition (the mock brokers keep ~5 MiB each) would
+    // look like lost chunks: say so instead.
+    for p in 0..PARTITIONS as i32 {
+        let (low, _) = consumer
+            .fetch_watermarks(TOPIC, p, Duration::from_secs(10))
+            .expect("watermarks");
+        assert_eq!(
+            low, 0,
+            "partition {p}: the broker dropped its first {low} records (retention; {} bytes \
+             read): the test's data is too large for this broker",
+            bytes[p as usize]
+        );
+    }
+
     out
 }
 
-/// Start tansu with the topic, or `None` (skipped) when it is not installed.
+/// Start an in-process mock Kafka cluster with the topic (for tests that never restart it).
+pub fn mock_kafka(test: &str) -> hsi_edge::testkit::MockKafka {
+    let k = hsi_edge::testkit::MockKafka::start(test, 1);
+    k.create_topic(TOPIC, PARTITIONS).expect("create topic");
+    k
+}
+
+/// Start tansu with the topic, or `None` (skipped) when it is not installed. Only for tests
+/// that restart the broker and need its data back.
 pub fn tansu(test: &str) -> Option<hsi_edge::testkit::Tansu> {
     let t = hsi_edge::testkit::Tansu::start(test)?;
     t.create_topic(TOPIC, PARTITIONS).expect("create topic");

@@ -10,7 +10,7 @@ use chrono::{NaiveDate, Utc};
 use hsi_edge::calib::{CalibratedBlock, CalibrationConfig, CalibrationPlan, Calibrator};
 use hsi_edge::cube::blocks;
 use hsi_edge::flatten::{Flattener, Pipeline};
-use hsi_edge::process::lines_per_block;
+use hsi_edge::process::{NoProgress, Progress, lines_per_block};
 use hsi_edge::read;
 use sha2::{Digest, Sha256};
 
@@ -96,6 +96,30 @@ pub async fn ingest_cube_with(
     calibrator: &mut dyn Calibrator,
     opts: &IngestOptions,
 ) -> Result<CubeOutcome> {
+    let mut none = NoProgress;
+    ingest_cube_observed(
+        catalog,
+        zarr_root,
+        path,
+        calibration,
+        calibrator,
+        opts,
+        &mut none,
+    )
+    .await
+}
+
+/// [`ingest_cube_with`], reporting lines to `progress`: `begin` with twice the cube's output
+/// lines (Bronze, then Silver), `advance` per block. A skipped cube never begins.
+pub async fn ingest_cube_observed(
+    catalog: &dyn LakeCatalog,
+    zarr_root: &Path,
+    path: &Path,
+    calibration: &CalibrationConfig,
+    calibrator: &mut dyn Calibrator,
+    opts: &IngestOptions,
+    progress: &mut (dyn Progress + Send),
+) -> Result<CubeOutcome> {
     let mut reader = read::open(path)?;
     let info = reader.info().clone();
     let plan = CalibrationPlan::build(&info, calibration)?;
@@ -134,6 +158,7 @@ pub async fn ingest_cube_with(
     }
 
     // Pass 1: calibrate each block once, into the Bronze Zarr store (block by block).
+    progress.begin(&h.cube_id, 2 * plan.out_lines as u64);
     let flattener = Flattener::new(h, &plan, Pipeline::Batch, None);
     let step = lines_per_block(info.shape.samples, info.shape.bands, plan.binning);
     let mut first_error: Option<Error> = None;
@@ -141,13 +166,17 @@ pub async fn ingest_cube_with(
         let mut iter = blocks(reader.as_mut(), step);
         let first_error = &mut first_error;
         let plan = &plan;
+        let progress = &mut *progress;
         let stream = std::iter::from_fn(move || {
             let block = match iter.next()? {
                 Ok(b) => b,
                 Err(e) => return Some(Err(Error::from(e))),
             };
             match calibrator.calibrate(plan, &block) {
-                Ok(cal) => Some(Ok((cal.first_line, cal.data))),
+                Ok(cal) => {
+                    progress.advance(cal.data.shape()[0] as u64);
+                    Some(Ok((cal.first_line, cal.data)))
+                }
                 Err(e) => {
                     let msg = e.to_string();
                     *first_error = Some(Error::from(e));
@@ -194,6 +223,7 @@ pub async fn ingest_cube_with(
     let mut rows = 0u64;
     for block in bronze::read_zarr_blocks(&zarr)? {
         let (first_line, data) = block?;
+        progress.advance(data.shape()[0] as u64);
         if let Some(batch) = flattener.flatten(&CalibratedBlock { first_line, data })? {
             rows += batch.num_rows() as u64;
             outcome

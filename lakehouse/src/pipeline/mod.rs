@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use crate::table::commit::LakeCatalog;
 use hsi_edge::calib::{CalibrationConfig, Calibrator};
+use hsi_edge::process::Progress;
 
 use crate::breeding::BreedingRules;
 use crate::error::Result;
@@ -58,6 +59,23 @@ pub struct RunSummary {
     pub gold: Option<GoldSummary>,
 }
 
+/// Progress of a local run: the terminal bars of `hsi run`, or nothing ([`NoRunProgress`]).
+///
+/// Per cube, the [`Progress`] calls count its lines twice: once for Bronze (calibration into
+/// the Zarr store) and once for Silver (flattening), so `begin` gets twice the line count.
+pub trait RunProgress: Progress + Send {
+    /// Cube `index` (0-based) of `total` starts.
+    fn cube_started(&mut self, _index: usize, _total: usize, _path: &Path) {}
+    /// A stage after the cubes starts (e.g. the Gold refresh).
+    fn stage(&mut self, _what: &str) {}
+}
+
+/// No progress reporting.
+#[derive(Debug, Default)]
+pub struct NoRunProgress;
+impl Progress for NoRunProgress {}
+impl RunProgress for NoRunProgress {}
+
 /// Run the whole local pipeline (see the module docs).
 pub async fn run_local(
     catalog: &dyn LakeCatalog,
@@ -67,12 +85,48 @@ pub async fn run_local(
     calibrator: &mut dyn Calibrator,
     rules: &BreedingRules,
 ) -> Result<RunSummary> {
+    run_local_with_progress(
+        catalog,
+        zarr_root,
+        inputs,
+        calibration,
+        calibrator,
+        rules,
+        &mut NoRunProgress,
+    )
+    .await
+}
+
+/// [`run_local`], reporting to `progress`.
+pub async fn run_local_with_progress(
+    catalog: &dyn LakeCatalog,
+    zarr_root: &Path,
+    inputs: &RunInputs,
+    calibration: &CalibrationConfig,
+    calibrator: &mut dyn Calibrator,
+    rules: &BreedingRules,
+    progress: &mut (dyn RunProgress + Send),
+) -> Result<RunSummary> {
+    progress.stage("tables and reference data");
     tables::init_all(catalog).await?;
     let refs = reference::load(catalog, &inputs.plots, &inputs.yields).await?;
     let mut summary = RunSummary::default();
     let mut touched = std::collections::BTreeSet::new();
-    for path in &inputs.cubes {
-        match ingest::ingest_cube(catalog, zarr_root, path, calibration, calibrator).await {
+    let opts = IngestOptions::default();
+    for (i, path) in inputs.cubes.iter().enumerate() {
+        progress.cube_started(i, inputs.cubes.len(), path);
+        let result = ingest::ingest_cube_observed(
+            catalog,
+            zarr_root,
+            path,
+            calibration,
+            calibrator,
+            &opts,
+            &mut *progress,
+        )
+        .await;
+        progress.end();
+        match result {
             Ok(outcome) => {
                 touched.extend(outcome.touched.iter().cloned());
                 summary.cubes.push(outcome);
@@ -83,6 +137,7 @@ pub async fn run_local(
             }
         }
     }
+    progress.stage("Gold refresh (plot indices, row trends, breeding decisions)");
     summary.gold = Some(gold::refresh(catalog, &touched, &refs.plots, &refs.yields, rules).await?);
     Ok(summary)
 }

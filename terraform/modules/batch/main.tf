@@ -165,7 +165,7 @@ resource "aws_batch_job_definition" "worker" {
       HSI_INGEST__WORKER__BRONZE_URI   = "${var.warehouse_uri}/bronze_zarr/"
       AWS_REGION                       = data.aws_region.current.name
       TMPDIR                           = "/scratch"
-      HSI_LOG                          = "info"
+      RUST_LOG                         = "info"
     }, var.extra_environment) : { name = k, value = v }]
 
     # Read-only image; the cube being processed and its outputs go to a per-job Docker volume

@@ -71,7 +71,7 @@ variable "job_vcpus" {
 }
 
 variable "job_memory_mib" {
-  description = "Memory per worker job (MiB). The worker processes a cube in bounded memory (a few hundred MB for a 4 GB cube, docs/benchmarks.md); the rest is Parquet/Zarr encoding and S3 multipart buffers."
+  description = "Memory per worker job (MiB). The worker processes a cube block by block, so its memory is set by the block size, not the cube size (measured for the edge path only: docs/benchmarks.md#memory); the rest is Parquet/Zarr encoding and S3 multipart buffers."
   type        = number
   default     = 6144
 }

@@ -59,7 +59,7 @@ resource "aws_lambda_function" "dispatcher" {
       HSI_MAX_REFS             = "200"
       HSI_BATCH_JOB_QUEUE      = var.job_queue_name
       HSI_BATCH_JOB_DEFINITION = var.job_definition_name
-      HSI_LOG                  = var.log_level
+      RUST_LOG                 = var.log_level
     }, var.extra_environment)
   }
 

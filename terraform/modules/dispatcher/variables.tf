@@ -109,7 +109,7 @@ variable "log_retention_days" {
 }
 
 variable "log_level" {
-  description = "HSI_LOG (tracing filter) for the dispatcher."
+  description = "RUST_LOG (tracing filter) for the dispatcher."
   type        = string
   default     = "info"
 }

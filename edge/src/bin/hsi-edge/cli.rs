@@ -93,8 +93,8 @@ pub struct ProcessArgs {
     /// Output directory for the Parquet files.
     #[arg(long, short = 'o', env = "HSI_OUT")]
     pub out: PathBuf,
-    /// Output profile: `full` (every pixel and grid band, lossless) or `field` (4x4 binning,
-    /// index bands, quantised; for cellular uplink).
+    /// Output profile: `full` (every pixel and grid band, lossless) or `field` (every pixel,
+    /// only the index bands, quantised; for cellular uplink). Neither bins; `--binning K` does.
     #[arg(long, default_value = "full", env = "HSI_PROFILE")]
     pub profile: String,
     /// Calibration settings (TOML): flat-field guard, empirical line, bad bands, grid, binning,

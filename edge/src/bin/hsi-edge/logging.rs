@@ -1,6 +1,5 @@
-//! Structured logging on stderr (text or JSON), filtered by `RUST_LOG` or `-v`.
-
-use tracing_subscriber::EnvFilter;
+//! Structured logging on stderr (text or JSON), filtered by `RUST_LOG` or `-v`
+//! (the convention of every binary: `hsi_edge::logging`).
 
 use crate::cli::LogFormat;
 
@@ -10,12 +9,9 @@ pub fn init(format: LogFormat, verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.with_target(false).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let format = match format {
+        LogFormat::Text => hsi_edge::logging::LogFormat::Text,
+        LogFormat::Json => hsi_edge::logging::LogFormat::Json,
     };
+    hsi_edge::logging::init(format, default);
 }

@@ -25,12 +25,7 @@ fn env_or(name: &str, default: &str) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(env_or(
-            "HSI_LOG", "info",
-        )))
-        .init();
+    hsi_edge::logging::init(hsi_edge::logging::LogFormat::Json, "info");
     let max_refs: usize = env_or("HSI_MAX_REFS", "200")
         .parse()
         .context("HSI_MAX_REFS")?;

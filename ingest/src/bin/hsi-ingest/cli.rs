@@ -11,8 +11,9 @@ pub struct Cli {
     /// The TOML config file (see docs/ingest.example.toml); HSI_INGEST__SECTION__KEY overrides.
     #[arg(long, short, env = "HSI_INGEST_CONFIG")]
     pub config: PathBuf,
-    /// Log format.
-    #[arg(long, default_value = "json", value_parser = ["json", "text"])]
+    /// Log format on stderr: JSON lines (the default: a cloud service) or text. `RUST_LOG`
+    /// filters, as for every hsi binary.
+    #[arg(long, default_value = "json", value_parser = ["json", "text"], env = "HSI_LOG_FORMAT")]
     pub log_format: String,
     /// What to run.
     #[command(subcommand)]

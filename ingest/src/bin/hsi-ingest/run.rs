@@ -73,14 +73,10 @@ pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HSI_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().flatten_event(true).init();
+    let format = if format == "json" {
+        hsi_edge::logging::LogFormat::Json
     } else {
-        builder.init();
-    }
+        hsi_edge::logging::LogFormat::Text
+    };
+    hsi_edge::logging::init(format, "info");
 }

@@ -22,7 +22,7 @@ pub struct Cli {
         env = "HSI_LOG_FORMAT"
     )]
     pub log_format: LogFormat,
-    /// More logging (-v info, -vv debug). `RUST_LOG` overrides.
+    /// More logging on stderr (-v: every commit and table, -vv: debug). `RUST_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Warehouse directory (local) or s3://bucket/prefix.

@@ -96,15 +96,18 @@ async fn run_pipeline(cfg: &LakehouseConfig, args: RunArgs) -> anyhow::Result<Ex
         inputs.cubes.len(),
         cfg.warehouse
     );
-    let summary = pipeline::run_local(
+    let mut bars = crate::progress::RunBars::new();
+    let summary = pipeline::run_local_with_progress(
         catalog.as_ref(),
         &zarr_root,
         &inputs,
         &calibration,
         &mut CpuCalibrator::default(),
         &rules,
+        &mut bars,
     )
     .await?;
+    drop(bars);
     print_summary(cfg, &summary, &rules);
     Ok(if summary.failed.is_empty() {
         ExitCode::SUCCESS

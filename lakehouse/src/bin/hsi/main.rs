@@ -2,6 +2,7 @@
 
 mod cli;
 mod cmd;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -31,18 +32,15 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(format: cli::LogFormat, verbose: u8) {
-    use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 => "warn,hsi=info",
+        // The results go to stdout; logs only for what needs attention (-v for each commit).
+        0 => "warn",
         1 => "info",
         _ => "debug",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        cli::LogFormat::Text => b.with_target(false).try_init(),
-        cli::LogFormat::Json => b.json().flatten_event(true).try_init(),
+    let format = match format {
+        cli::LogFormat::Text => hsi_edge::logging::LogFormat::Text,
+        cli::LogFormat::Json => hsi_edge::logging::LogFormat::Json,
     };
+    hsi_edge::logging::init(format, default);
 }
