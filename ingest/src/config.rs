@@ -277,7 +277,8 @@ mod example_tests {
         assert_eq!(d.visibility_timeout, std::time::Duration::from_secs(900));
         assert!(matches!(
             d.runner,
-            crate::dispatch::RunnerConfig::Batch { attempts: 3, .. }
+            crate::dispatch::RunnerConfig::Batch { ref job_definition, .. }
+                if job_definition == "hsi-ingest-worker"
         ));
         let s = cfg.stream().unwrap();
         assert_eq!(s.commit_interval, std::time::Duration::from_secs(5));

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 
 use common::{
@@ -138,17 +139,17 @@ async fn s3_events_to_tables_exactly_once_with_tags_and_quarantine() {
     let again = dispatch_once(&cloud, &cfg).await;
     assert_eq!(again.manifests.len(), 1);
     let manifest_uri = common::find_manifest(&cloud, &stats.manifests[0]).await;
+    // Run it as AWS Batch would: the job definition's command from the Terraform, with
+    // `Ref::manifest` replaced by the parameter the dispatcher submits, and the config from
+    // HSI_INGEST_CONFIG as the job definition's environment sets it.
+    let command = batch_command(&manifest_uri);
+    assert_eq!(command[0], "hsi-ingest", "{command:?}");
     let status = Command::new(env!("CARGO_BIN_EXE_hsi-ingest"))
-        .args([
-            "--config",
-            cfg_path.to_str().unwrap(),
-            "work",
-            "--manifest",
-            &manifest_uri,
-        ])
+        .args(&command[1..])
+        .env("HSI_INGEST_CONFIG", &cfg_path)
         .status()
         .unwrap();
-    assert!(status.success());
+    assert!(status.success(), "{command:?}: {status}");
     let facts2 = pyiceberg(&py, &warehouse, TABLE_FACTS, &[]);
     assert_eq!(
         facts2["silver"], facts["silver"],
@@ -165,4 +166,30 @@ async fn s3_events_to_tables_exactly_once_with_tags_and_quarantine() {
             1
         );
     }
+}
+
+/// The Batch job definition's command (`terraform/modules/batch/main.tf`), with the job
+/// parameter `manifest` substituted as Batch does for `Ref::manifest`.
+fn batch_command(manifest_uri: &str) -> Vec<String> {
+    let tf = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../terraform/modules/batch/main.tf"),
+    )
+    .unwrap();
+    let line = tf
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("command ") && l.contains('['))
+        .expect("the job definition's command");
+    let list = &line[line.find('[').unwrap() + 1..line.rfind(']').unwrap()];
+    let param = format!("Ref::{}", hsi_ingest::dispatch::runner::MANIFEST_PARAMETER);
+    list.split(',')
+        .map(|a| a.trim().trim_matches('"').to_owned())
+        .map(|a| {
+            if a == param {
+                manifest_uri.to_owned()
+            } else {
+                a
+            }
+        })
+        .collect()
 }

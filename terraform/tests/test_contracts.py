@@ -297,11 +297,23 @@ class BatchContract(unittest.TestCase):
         rs = one(jd["retry_strategy"])
         self.assertGreaterEqual(self.m.resolve(rs["attempts"]), 2)
         rules = blocks(rs["evaluate_on_exit"])
-        self.assertEqual(len(rules), 2)
+        self.assertEqual(len(rules), 3)
         self.assertEqual(rules[0], {"on_status_reason": "Host EC2*", "action": "RETRY"})
+        # The worker's "interrupted, retry me" exit code, as the code defines it.
+        shutdown = (TF_ROOT.parent / "ingest" / "src" / "shutdown.rs").read_text()
+        code = re.search(r"pub const EXIT_INTERRUPTED: u8 = (\d+);", shutdown).group(1)
+        self.assertEqual(rules[1], {"on_exit_code": code, "action": "RETRY"})
         self.assertEqual(rules[-1], {"on_reason": "*", "action": "EXIT"})
         retried = [r for r in rules if r["action"].upper() == "RETRY"]
-        self.assertEqual(retried, [rules[0]], "only host terminations are retried")
+        self.assertEqual(retried, rules[:2], "only host terminations and exit 75 are retried")
+
+    def test_dispatcher_overrides_neither_command_nor_retry_strategy(self):
+        # SubmitJob's retryStrategy would replace the rules above, and a command override
+        # would contradict the job definition's command.
+        runner = (TF_ROOT.parent / "ingest" / "src" / "dispatch" / "runner.rs").read_text()
+        self.assertNotIn(".container_overrides(", runner)
+        self.assertNotIn(".retry_strategy(", runner)
+        self.assertIn('pub const MANIFEST_PARAMETER: &str = "manifest";', runner)
 
     def test_worker_runs_hsi_ingest_work_on_a_manifest(self):
         jd = self.m.resource("aws_batch_job_definition", "worker")
@@ -474,6 +486,17 @@ class IamContract(unittest.TestCase):
             (cond["test"], cond["variable"], cond["values"]),
             ("ForAllValues:StringEquals", "s3:RequestObjectTagKeys", ["processing_status"]),
         )
+
+    def test_worker_may_write_quarantine_records_where_the_code_puts_them(self):
+        # The worker writes `{quarantine_prefix}{raw key}.error.json` into the raw bucket; the
+        # prefix's default comes from the code, and nothing else in the raw bucket is writable.
+        config = (TF_ROOT.parent / "ingest" / "src" / "worker" / "config.rs").read_text()
+        prefix = re.search(r'fn default_quarantine_prefix\(\) -> String \{\s*"([^"]+)"', config).group(1)
+        statements = blocks(self.m.data["aws_iam_policy_document"]["worker"]["statement"])
+        puts = [s for s in statements if "s3:PutObject" in s["actions"] and any("raw_bucket" in r for r in s["resources"])]
+        self.assertEqual(len(puts), 1, puts)
+        self.assertEqual(puts[0]["resources"], [f"${{var.raw_bucket_arn}}/{prefix}*"])
+        self.assertFalse(prefix.startswith("raw_cubes/"), "records must not raise S3 events")
 
 
 class ObservabilityContract(unittest.TestCase):

@@ -64,11 +64,9 @@ pub enum RunnerConfig {
     Batch {
         /// Job queue name or ARN.
         job_queue: String,
-        /// Job definition name[:revision] or ARN (its command is overridden).
+        /// Job definition name[:revision] or ARN. It owns the command and the retry strategy;
+        /// the dispatcher only passes the manifest as the job parameter `manifest`.
         job_definition: String,
-        /// Batch retry attempts (1–10).
-        #[serde(default = "default_attempts")]
-        attempts: u32,
     },
 }
 
@@ -127,8 +125,7 @@ impl DispatchConfig {
         if !self.manifest_prefix.is_empty() && !self.manifest_prefix.ends_with('/') {
             return Err("dispatch: manifest_prefix must be empty or end in `/`".into());
         }
-        if let RunnerConfig::Local { attempts, .. } | RunnerConfig::Batch { attempts, .. } =
-            &self.runner
+        if let RunnerConfig::Local { attempts, .. } = &self.runner
             && !(1..=10).contains(attempts)
         {
             return Err("dispatch.runner: attempts must be 1..=10".into());

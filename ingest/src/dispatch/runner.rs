@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use aws_sdk_batch::types::{ContainerOverrides, RetryStrategy};
 
 use super::config::RunnerConfig;
 use super::manifest::Manifest;
@@ -19,33 +18,34 @@ pub trait JobRunner: Send + Sync {
     async fn submit(&self, manifest: &Manifest, uri: &str) -> Result<String>;
 }
 
-/// The worker command line for a manifest (after the program name).
+/// The worker command line for a manifest (after the program name), as [`LocalRunner`] runs it.
 pub fn worker_args(uri: &str) -> Vec<String> {
     vec!["work".into(), "--manifest".into(), uri.into()]
 }
 
-/// AWS Batch: `SubmitJob` with the worker command and the retry strategy.
+/// The job parameter that carries the manifest URI. The job definition's command
+/// (`terraform/modules/batch`) is `["hsi-ingest", "work", "--manifest", "Ref::manifest"]`.
+pub const MANIFEST_PARAMETER: &str = "manifest";
+
+/// AWS Batch: `SubmitJob` with the manifest as the job parameter [`MANIFEST_PARAMETER`].
+///
+/// Nothing else is overridden: the job definition owns the command and the retry strategy
+/// (attempts and the `evaluateOnExit` rules: retry a reclaimed host and exit code 75, stop on
+/// anything else). A `retryStrategy` in `SubmitJob` would replace those rules entirely.
 #[derive(Debug, Clone)]
 pub struct BatchRunner {
     client: aws_sdk_batch::Client,
     job_queue: String,
     job_definition: String,
-    attempts: u32,
 }
 
 impl BatchRunner {
     /// A runner submitting to `job_queue` with `job_definition`.
-    pub fn new(
-        client: aws_sdk_batch::Client,
-        job_queue: String,
-        job_definition: String,
-        attempts: u32,
-    ) -> Self {
+    pub fn new(client: aws_sdk_batch::Client, job_queue: String, job_definition: String) -> Self {
         BatchRunner {
             client,
             job_queue,
             job_definition,
-            attempts,
         }
     }
 
@@ -64,17 +64,7 @@ impl JobRunner for BatchRunner {
             .job_name(Self::job_name(manifest))
             .job_queue(&self.job_queue)
             .job_definition(&self.job_definition)
-            .parameters("manifest", uri)
-            .container_overrides(
-                ContainerOverrides::builder()
-                    .set_command(Some(worker_args(uri)))
-                    .build(),
-            )
-            .retry_strategy(
-                RetryStrategy::builder()
-                    .attempts(i32::try_from(self.attempts).unwrap_or(3))
-                    .build(),
-            )
+            .parameters(MANIFEST_PARAMETER, uri)
             .send()
             .await
             .map_err(|e| Error::Submit {
@@ -156,12 +146,10 @@ pub fn from_config(cfg: &RunnerConfig, batch: aws_sdk_batch::Client) -> Result<B
         RunnerConfig::Batch {
             job_queue,
             job_definition,
-            attempts,
         } => Box::new(BatchRunner::new(
             batch,
             job_queue.clone(),
             job_definition.clone(),
-            *attempts,
         )),
     })
 }

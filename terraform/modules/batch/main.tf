@@ -189,14 +189,23 @@ resource "aws_batch_job_definition" "worker" {
     }
   })
 
-  # Retry Spot reclaims, stop on application errors. Rules are evaluated in order; Batch
-  # reports a reclaimed (or otherwise terminated) host as "Host EC2 (instance i-...) terminated."
+  # Retry Spot reclaims and interrupted workers, stop on application errors. Rules are
+  # evaluated in order; Batch reports a reclaimed (or otherwise terminated) host as
+  # "Host EC2 (instance i-...) terminated.", and the worker exits 75 (EX_TEMPFAIL,
+  # ingest/src/shutdown.rs) when SIGTERM stopped it at a cube boundary or a transient error
+  # outlasted its retries. The dispatcher's SubmitJob overrides neither the command nor this
+  # strategy (ingest/src/dispatch/runner.rs).
   retry_strategy {
     attempts = var.retry_attempts
 
     evaluate_on_exit {
       on_status_reason = "Host EC2*"
       action           = "RETRY"
+    }
+
+    evaluate_on_exit {
+      on_exit_code = "75"
+      action       = "RETRY"
     }
 
     evaluate_on_exit {

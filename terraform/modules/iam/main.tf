@@ -289,6 +289,15 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # A bad cube gets a quarantine record beside the raw data, outside raw_cubes/ so that it
+  # raises no S3 event (`[worker] quarantine_prefix`, default `quarantine/`:
+  # `quarantine/{raw key}.error.json`).
+  statement {
+    sid       = "WriteQuarantineRecords"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.raw_bucket_arn}/quarantine/*"]
+  }
+
   statement {
     sid       = "ListRawCubes"
     actions   = ["s3:ListBucket"]

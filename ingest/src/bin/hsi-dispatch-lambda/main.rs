@@ -29,9 +29,6 @@ async fn main() -> Result<(), LambdaError> {
     let max_refs: usize = env_or("HSI_MAX_REFS", "200")
         .parse()
         .context("HSI_MAX_REFS")?;
-    let attempts: u32 = env_or("HSI_BATCH_ATTEMPTS", "3")
-        .parse()
-        .context("HSI_BATCH_ATTEMPTS")?;
     let cfg = LambdaDispatch {
         limits: BundleLimits {
             min_refs: 1,
@@ -51,7 +48,6 @@ async fn main() -> Result<(), LambdaError> {
         clients.batch.clone(),
         env("HSI_BATCH_JOB_QUEUE")?,
         env("HSI_BATCH_JOB_DEFINITION")?,
-        attempts,
     );
     let (cfg, s3, runner) = (Arc::new(cfg), clients.s3.clone(), Arc::new(runner));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
