@@ -12,7 +12,10 @@
 //! - [`chunk`]: the Kafka chunk contract (headers, Parquet payloads under a size cap).
 //! - [`process`]: the block pipeline tying reader → calibrator → sink together.
 //! - [`synth`]: the synthetic field-trial generator built from real USGS spectra.
-//! - [`testkit`]: real protocol servers (moto, tansu) for integration tests.
+//! - [`testkit`]: real protocol servers (moto, rdkafka's mock brokers, tansu) for integration
+//!   tests.
+//! - `logging` (feature `logging`): the logging convention of every binary (`RUST_LOG`).
+//! - `msk_iam` (feature `msk-iam`): the MSK IAM (SASL/OAUTHBEARER) token.
 //! - `runtime` (feature `runtime`): the edge daemon — durable outbox, Kafka producer, S3
 //!   backhaul, health and metrics.
 //! - [`error`]: the crate's one error type.
@@ -43,6 +46,8 @@ pub mod error;
 pub mod flatten;
 #[cfg(feature = "logging")]
 pub mod logging;
+#[cfg(feature = "msk-iam")]
+pub mod msk_iam;
 pub mod process;
 pub mod read;
 #[cfg(feature = "runtime")]
