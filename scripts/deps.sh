@@ -5,8 +5,8 @@
 #   scripts/deps.sh [build] [python] [npm]   # default: build; idempotent, and a no-op (no
 #                                            # root needed) when all are present
 #
-# What the build needs beyond Rust: a C compiler and make (librdkafka is built from source by
-# rdkafka-sys), pkg-config and the HDF5 1.10+ development files (hdf5-metno links libhdf5).
+# What the build needs beyond Rust: C and C++ compilers and make (librdkafka is built from source
+# by rdkafka-sys), pkg-config and the HDF5 1.10+ development files (hdf5-metno links libhdf5).
 # `python`: Python 3 with its venv module (the test venv). `npm`: npm (OpenTofu for the
 # Terraform checks comes from the npm registry). On Debian/Ubuntu they come from apt, with sudo
 # when not root. Elsewhere the script names what is missing and stops.
@@ -24,6 +24,8 @@ for group in "$@"; do
   case "$group" in
     build)
       command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+      # librdkafka's configure insists on a C++ compiler (found by scripts/fresh_machine_check.sh).
+      command -v c++ >/dev/null 2>&1 || missing+=(g++)
       command -v make >/dev/null 2>&1 || missing+=(make)
       command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
       pkg-config --exists hdf5 2>/dev/null || missing+=(libhdf5-dev)

@@ -15,16 +15,20 @@
 # --ci     run `.ci/run` in place of the second command: it runs the same test command as its
 #          last step and also prints the CI step times, i.e. the cold CI budget
 # --keep   keep DIR afterwards (default: removed on success)
+# --resume continue in a kept DIR (--work DIR): pull this repository's HEAD into its clone and
+#          run the second command (or .ci/run) again, e.g. after fixing what the first try
+#          found; the first command's build and the caches it made stay
 # --work   where to build the root (default: a new directory under /var/tmp)
 #
 # Prints the time of each command; the figures go to docs/benchmarks.md, "CI budget".
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-ci=0 keep=0 work=""
+ci=0 keep=0 work="" resume=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --ci) ci=1 ;;
     --keep) keep=1 ;;
+    --resume) resume=1; keep=1 ;;
     --work) work="$2"; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -45,6 +49,9 @@ log "command 1: $cmd1"
 log "command 2: $cmd2"
 
 command -v debootstrap >/dev/null || { log "installing debootstrap"; apt-get install -y -qq debootstrap >&2; }
+if [ "$resume" -eq 1 ] && [ ! -d "$work/root/work/hsi" ]; then
+  echo "--resume needs --work DIR of a kept run" >&2; exit 2
+fi
 work="${work:-$(mktemp -d /var/tmp/hsi-fresh-XXXXXX)}"
 root="$work/root"
 mounted=()
@@ -64,8 +71,10 @@ if [ ! -f "$base" ]; then
   debootstrap --make-tarball="$base" bookworm "$work/tarball-tmp" http://deb.debian.org/debian >&2
   rm -rf "$work/tarball-tmp"
 fi
-debootstrap --unpack-tarball="$base" bookworm "$root" http://deb.debian.org/debian >&2
-log "root ready in $(( $(date +%s) - t ))s"
+if [ "$resume" -eq 0 ]; then
+  debootstrap --unpack-tarball="$base" bookworm "$root" http://deb.debian.org/debian >&2
+  log "root ready in $(( $(date +%s) - t ))s"
+fi
 
 mnt() { mount "$@"; mounted+=("${@: -1}"); }
 mnt -t proc proc "$root/proc"
@@ -74,6 +83,10 @@ mnt --bind /dev "$root/dev"
 mnt --bind /dev/pts "$root/dev/pts"
 mnt -t tmpfs tmpfs "$root/dev/shm"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+if [ "$resume" -eq 1 ]; then
+  git -C "$root/work/hsi" pull -q --ff-only "$here" HEAD
+  log "resumed in $work at $(git -C "$root/work/hsi" log --oneline -1)"
+else
 cp /etc/apt/sources.list.d/*.sources "$root/etc/apt/sources.list.d/" 2>/dev/null || true
 cp /etc/apt/apt.conf.d/99* "$root/etc/apt/apt.conf.d/" 2>/dev/null || true
 
@@ -92,6 +105,7 @@ done
 mkdir -p "$root/work"
 git clone -q "$here" "$root/work/hsi"
 cp -a "$shared" "$root/work/shared"
+fi
 
 # 4. The two commands, as printed, each timed.
 run_in() { # label command
@@ -108,7 +122,7 @@ run_in() { # label command
 }
 times=()
 status=0
-run_in first "$cmd1" || status=1
+[ "$resume" -eq 0 ] && { run_in first "$cmd1" || status=1; }
 if [ "$ci" -eq 1 ]; then
   run_in ci ".ci/run" || status=1
 else
