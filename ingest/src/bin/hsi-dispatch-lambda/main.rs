@@ -2,7 +2,7 @@
 //! ReportBatchItemFailures). Settings come from the environment (terraform sets them):
 //! `HSI_MANIFEST_BUCKET`, `HSI_MANIFEST_PREFIX` (optional), `HSI_RAW_PREFIX` (default
 //! `raw_cubes/`), `HSI_MAX_REFS` (default 200), `HSI_BATCH_JOB_QUEUE`,
-//! `HSI_BATCH_JOB_DEFINITION`, `HSI_BATCH_ATTEMPTS` (default 3).
+//! `HSI_BATCH_JOB_DEFINITION` (which owns the worker's command and retry rules).
 
 use std::sync::Arc;
 use std::time::Duration;
